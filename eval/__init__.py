@@ -1,0 +1,1 @@
+"""Voice Lab evaluation: objective metrics, batch runs, reports and listening tests."""

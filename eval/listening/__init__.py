@@ -1,0 +1,1 @@
+"""Listening tests: A/B, MOS, CMOS — store, UI, analysis."""

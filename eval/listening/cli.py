@@ -1,0 +1,10 @@
+"""Placeholder for the `cli` subcommand until its issue lands."""
+
+import argparse
+import sys
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register the subcommand; it reports that it is not built yet."""
+    p = sub.add_parser("cli", help="not built yet")
+    p.set_defaults(func=lambda _args: print("not built yet", file=sys.stderr) or 2)

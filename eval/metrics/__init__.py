@@ -1,0 +1,1 @@
+"""Objective metrics: one module per family, registered in METRICS with metadata."""

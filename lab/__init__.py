@@ -1,0 +1,1 @@
+"""Voice Lab engines: audio I/O, the model registry, TTS, cloning and conversion."""

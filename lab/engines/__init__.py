@@ -1,0 +1,1 @@
+"""One module per engine; engine differences live inside their own file."""
