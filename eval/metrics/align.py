@@ -1,0 +1,104 @@
+"""Find and remove a constant delay between a reference and a degraded signal.
+
+STOI compares short-time envelopes frame by frame, so a delay of a few tens
+of milliseconds (a codec, a converter's look-ahead, a recording chain) ruins
+the score although nothing is wrong with the speech. The delay is found on
+amplitude envelopes (robust to phase changes of vocoders and codecs) and
+refined on the waveform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal
+
+from lab.audio import Audio
+
+MAX_DELAY_S = 0.5
+_ENVELOPE_RATE = 1000  # Hz: 1 ms resolution for the coarse search
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """A pair trimmed to their common, aligned part.
+
+    Attributes:
+        ref: reference audio, aligned.
+        deg: degraded audio at the same rate and the same length as ``ref``.
+        delay_samples: how many samples ``deg`` lags ``ref`` (negative: it leads).
+    """
+
+    ref: Audio
+    deg: Audio
+    delay_samples: int
+
+    @property
+    def delay_ms(self) -> float:
+        """The removed delay in milliseconds (positive: the degraded signal was late)."""
+        return 1000.0 * self.delay_samples / self.ref.sample_rate
+
+
+def estimate_delay(ref: Audio, deg: Audio, max_delay_s: float = MAX_DELAY_S) -> int:
+    """Estimate how many samples ``deg`` lags ``ref`` (both at the same rate).
+
+    Args:
+        ref: reference, shape (T1,).
+        deg: degraded signal, shape (T2,), same sample rate as ``ref``.
+        max_delay_s: largest delay searched, seconds, in both directions.
+
+    Returns:
+        Delay in samples of ``ref.sample_rate``; positive when ``deg`` starts later.
+
+    Raises:
+        ValueError: the rates differ.
+    """
+    if ref.sample_rate != deg.sample_rate:
+        raise ValueError(f"estimate_delay needs equal rates, got {ref.sample_rate} and {deg.sample_rate} Hz")
+    rate = ref.sample_rate
+    hop = max(rate // _ENVELOPE_RATE, 1)
+    coarse = _best_lag(_envelope(ref.samples, hop), _envelope(deg.samples, hop), int(max_delay_s * rate / hop))
+    centre = coarse * hop
+    fine = _best_lag(ref.samples, deg.samples, 2 * hop, centre=centre)
+    return fine
+
+
+def align(ref: Audio, deg: Audio, rate: int, max_delay_s: float = MAX_DELAY_S) -> Alignment:
+    """Resample both signals to ``rate``, remove their constant delay and trim to the common part.
+
+    Args:
+        ref: reference audio (any rate).
+        deg: degraded audio (any rate).
+        rate: rate of the returned pair, Hz.
+        max_delay_s: largest delay searched, seconds.
+
+    Returns:
+        The aligned pair and the delay that was removed.
+    """
+    ref_r, deg_r = ref.resample(rate), deg.resample(rate)
+    delay = estimate_delay(ref_r, deg_r, max_delay_s)
+    r, d = ref_r.samples, deg_r.samples
+    if delay > 0:
+        d = d[delay:]
+    elif delay < 0:
+        r = r[-delay:]
+    n = min(len(r), len(d))
+    return Alignment(Audio(np.ascontiguousarray(r[:n]), rate), Audio(np.ascontiguousarray(d[:n]), rate), delay)
+
+
+def _envelope(x: np.ndarray, hop: int) -> np.ndarray:
+    """Mean absolute amplitude per block of ``hop`` samples, mean removed."""
+    n = len(x) // hop
+    env = np.abs(x[: n * hop].astype(np.float64)).reshape(n, hop).mean(axis=1)
+    return env - env.mean()
+
+
+def _best_lag(a: np.ndarray, b: np.ndarray, max_lag: int, centre: int = 0) -> int:
+    """Lag in [centre - max_lag, centre + max_lag] maximising the cross-correlation of b against a."""
+    corr = signal.correlate(b.astype(np.float64), a.astype(np.float64), mode="full", method="fft")
+    lags = signal.correlation_lags(len(b), len(a), mode="full")
+    window = (lags >= centre - max_lag) & (lags <= centre + max_lag)
+    if not window.any():
+        return centre
+    return int(lags[window][np.argmax(corr[window])])

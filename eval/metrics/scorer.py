@@ -1,0 +1,145 @@
+"""The Scorer: one object per process (or worker) that holds the loaded models and scores utterances.
+
+Metrics are grouped in families that share work: PESQ/STOI share one delay
+estimate, WER/CER share one ASR transcript, the four DNSMOS scores come from
+one model call. Each family module exposes ``score(names, inputs, model)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from eval.metrics.core import METRICS, MetricInputs, MetricResult, failed, missing_inputs, skipped
+from lab import models
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ASR = "whisper-small"  # falls back to the embedded whisper-base-ct2 offline (reported)
+DEFAULT_SPEAKER = "ecapa-voxceleb"  # falls back to the embedded resemblyzer-ge2e offline (reported)
+# Errors a metric computation or a model load may raise on bad data or a broken model; recorded, never hidden.
+METRIC_ERRORS = (RuntimeError, ValueError, OSError)
+
+
+@dataclass(frozen=True)
+class Family:
+    """Metrics computed together by one module, with the registry role of their model (None: no model)."""
+
+    module: str
+    names: tuple[str, ...]
+    role: str | None
+
+
+FAMILIES = (
+    Family("eval.metrics.intrusive", ("pesq_wb", "pesq_nb", "stoi", "estoi"), None),
+    Family("eval.metrics.wer", ("wer", "cer"), "asr"),
+    Family("eval.metrics.speaker", ("speaker_sim",), "speaker"),
+    Family("eval.metrics.dnsmos", ("dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "dnsmos_p808"), "quality"),
+)
+
+
+class Scorer:
+    """Scores utterances with any subset of METRICS; models load lazily, once per Scorer.
+
+    Args:
+        asr: ASR model name (registry), default whisper-small.
+        speaker: speaker-encoder name, default ecapa-voxceleb.
+        quality: no-reference quality model name.
+        allow_fallback: when a requested model is unavailable, use its embedded
+            fallback (reported in every result's details and in :meth:`models`).
+    """
+
+    def __init__(self, asr: str | None = None, speaker: str | None = None, quality: str = "dnsmos",
+                 allow_fallback: bool = True) -> None:
+        self.requested = {"asr": asr or DEFAULT_ASR, "speaker": speaker or DEFAULT_SPEAKER, "quality": quality}
+        for role, name in self.requested.items():
+            if models.spec(name).role != role:
+                raise models.ModelUnavailable(f"{name!r} is a {models.spec(name).role} model, not a {role} model")
+        self.allow_fallback = allow_fallback
+        self._loaded: dict[str, models.Loaded] = {}
+        self._load_errors: dict[str, BaseException] = {}
+        self.timings: dict[str, list[float]] = {}
+
+    def score(self, inputs: MetricInputs, metrics: list[str] | None = None) -> dict[str, MetricResult]:
+        """Score one utterance.
+
+        Args:
+            inputs: the output audio and whatever reference, prompt and text exist.
+            metrics: names from METRICS (default: all).
+
+        Returns:
+            {metric name: MetricResult} in the order requested; inapplicable
+            metrics are skipped with a reason, failed ones are NaN with an error.
+
+        Raises:
+            ValueError: an unknown metric name.
+        """
+        names = list(METRICS) if metrics is None else list(dict.fromkeys(metrics))
+        unknown = [n for n in names if n not in METRICS]
+        if unknown:
+            raise ValueError(f"Unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}")
+        results: dict[str, MetricResult] = {}
+        for family in FAMILIES:
+            wanted = [n for n in family.names if n in names]
+            runnable = []
+            for name in wanted:
+                reason = missing_inputs(METRICS[name], inputs)
+                if reason:
+                    results[name] = skipped(name, reason)
+                else:
+                    runnable.append(name)
+            if runnable:
+                results.update(self._run_family(family, runnable, inputs))
+        return {n: results[n] for n in names}
+
+    def models(self) -> dict[str, dict[str, Any]]:
+        """Provenance of the models loaded so far, by role (requested vs used, source, checksums)."""
+        out = {}
+        for role, loaded in self._loaded.items():
+            info = loaded.provenance()
+            if loaded.resolution.spec.files:
+                info["sha256"] = dict(loaded.resolution.spec.files)
+            out[role] = info
+        return out
+
+    def model(self, role: str) -> models.Loaded:
+        """The loaded model for ``role`` ("asr", "speaker", "quality"), loading it on first use.
+
+        Raises:
+            ModelUnavailable, OSError, RuntimeError, ValueError: the model cannot be loaded
+                (the same error is raised again on later calls, without retrying).
+        """
+        if role in self._load_errors:
+            raise self._load_errors[role]
+        if role not in self._loaded:
+            try:
+                self._loaded[role] = models.load(self.requested[role], allow_fallback=self.allow_fallback)
+            except METRIC_ERRORS as exc:
+                self._load_errors[role] = exc
+                raise
+        return self._loaded[role]
+
+    def _run_family(self, family: Family, names: list[str], inputs: MetricInputs) -> dict[str, MetricResult]:
+        loaded = None
+        try:
+            if family.role is not None:
+                loaded = self.model(family.role)
+            start = time.perf_counter()
+            module = importlib.import_module(family.module)
+            results = module.score(names, inputs, loaded.model if loaded else None)
+            self.timings.setdefault(family.module.rsplit(".", 1)[1], []).append(time.perf_counter() - start)
+        except METRIC_ERRORS as exc:
+            log.warning("%s failed: %s", ", ".join(names), exc)
+            used = loaded.name if loaded else None
+            return {n: failed(n, exc, model=used) for n in names}
+        if loaded is not None:
+            for result in results.values():
+                result.model = loaded.name
+                if loaded.fallback_reason:
+                    result.details["fallback_reason"] = loaded.fallback_reason
+                    result.details["requested_model"] = loaded.requested
+        return results
+
