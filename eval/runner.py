@@ -1,0 +1,283 @@
+"""Batch evaluation: a manifest in, one durable results.jsonl row per utterance out, resumable.
+
+The run is built so that no single file can end it: a bad path, corrupt audio
+or a metric that raises becomes an error row (or a NaN metric with its
+error), and the run goes on. Rows are written as they finish (flush + fsync),
+so a killed run keeps what it scored and ``resume=True`` scores only the rest.
+
+With ``workers > 1`` a process pool (spawn) scores rows in parallel; every
+worker builds ONE scorer in its initializer, so models load once per worker,
+and limits its own math libraries to ``cpu_count // workers`` threads so the
+workers do not fight over the cores. The parent writes rows in manifest order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import math
+import multiprocessing
+import os
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eval import provenance
+from eval.manifest import ManifestRow, read_manifest
+from eval.results_log import ResultsWriter, read_results, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+RESULTS_FILE = "results.jsonl"
+RUN_FILE = "run.json"
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+ScorerFactory = Callable[[], Any]  # returns an object with score(inputs, metrics) and models()
+ProgressCallback = Callable[[int, int], None]  # (rows finished, rows in the manifest)
+
+
+class RunError(RuntimeError):
+    """The run cannot start or continue; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a run did.
+
+    Attributes:
+        out_dir: the output folder.
+        rows: every result row of the manifest, in manifest order.
+        resumed: rows that were already done and were skipped.
+        scored: rows scored by this call.
+        seconds: wall time of this call's scoring, seconds.
+    """
+
+    out_dir: Path
+    rows: list[dict[str, Any]]
+    resumed: int
+    scored: int
+    seconds: float
+
+    @property
+    def error_rows(self) -> int:
+        """Rows that could not be scored at all."""
+        return sum(1 for r in self.rows if r.get("error"))
+
+
+def default_scorer() -> Any:
+    """The project's Scorer with its default models (embedded ones offline)."""
+    from eval.metrics import Scorer
+
+    return Scorer()
+
+
+def run(
+    manifest: str | Path,
+    out_dir: str | Path,
+    *,
+    metrics: Sequence[str] | None = None,
+    workers: int = 1,
+    resume: bool = False,
+    systems: Sequence[str] | None = None,
+    scorer_factory: ScorerFactory = default_scorer,
+    on_progress: ProgressCallback | None = None,
+    command: Sequence[str] | None = None,
+    show_progress: bool = False,
+) -> RunOutcome:
+    """Score every row of ``manifest`` into ``out_dir/results.jsonl``.
+
+    Args:
+        manifest: CSV/JSONL manifest (see eval.manifest).
+        out_dir: output folder; created if missing.
+        metrics: metric names (default: all registered metrics).
+        workers: processes scoring in parallel (1: in this process).
+        resume: continue an interrupted run in ``out_dir`` (same manifest and metrics).
+        systems: allowed system names (others are a manifest error).
+        scorer_factory: picklable callable building the scorer (once per worker).
+        on_progress: called with (rows done, rows total) after every row.
+        command: the command line recorded in the provenance.
+        show_progress: draw a tqdm progress bar on stderr.
+
+    Returns:
+        RunOutcome with every row in manifest order.
+
+    Raises:
+        ManifestError: the manifest cannot be used.
+        RunError: unknown metrics, results exist without ``resume``, or resume mismatch.
+    """
+    manifest = Path(manifest)
+    rows = read_manifest(manifest, systems)
+    metric_names = _check_metrics(metrics)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results_path = out / RESULTS_FILE
+    meta = {"manifest": str(manifest), "manifest_sha256": hashlib.sha256(manifest.read_bytes()).hexdigest(),
+            "metrics": list(metric_names)}
+    done = _prepare_output(out, results_path, meta, resume)
+    previous = provenance.read_json(out / RUN_FILE) if resume else {}
+    info = provenance.run_info(command or sys.argv, workers) | meta | {"models": previous.get("models", {})}
+    if previous:
+        info["first_started"] = previous.get("first_started", previous.get("started"))
+    write_json_atomic(out / RUN_FILE, info)
+
+    todo = [r for r in rows if r.key not in done]
+    finished = len(rows) - len(todo)
+    bar = _progress_bar(len(rows), finished, show_progress)
+    started = time.perf_counter()
+    with ResultsWriter(results_path) as writer:
+        for record, models in _score_all(todo, metric_names, workers, scorer_factory):
+            writer.append(record)
+            done[(record["system"], record["id"])] = record
+            if models.keys() - info["models"].keys():
+                info["models"] |= models
+                write_json_atomic(out / RUN_FILE, info)
+            finished += 1
+            bar.update(1)
+            if on_progress:
+                on_progress(finished, len(rows))
+    bar.close()
+    seconds = time.perf_counter() - started
+    ordered = [done[r.key] for r in rows]
+    return RunOutcome(out, ordered, len(rows) - len(todo), len(todo), seconds)
+
+
+def score_row(scorer: Any, row: ManifestRow, metrics: Sequence[str]) -> dict[str, Any]:
+    """Score one manifest row; every problem becomes part of the row, nothing raises.
+
+    Returns:
+        {"line", "id", "system", "audio", "error", "metrics": {name: MetricResult fields}}.
+        ``error`` is set when the row could not be scored at all.
+    """
+    from eval.metrics import METRICS, MetricInputs
+    from lab.audio import AudioError, load
+
+    record: dict[str, Any] = {"line": row.line, "id": row.id, "system": row.system,
+                              "audio": row.cells.get("audio", ""), "error": row.error, "metrics": {}}
+    if row.error:
+        return record
+    try:
+        deg = load(row.audio)
+    except AudioError as exc:
+        record["error"] = f"audio: {exc}"
+        return record
+    problems = dict(row.input_errors)
+    optional = {}
+    for column in ("reference", "prompt"):
+        optional[column] = None
+        path = getattr(row, column)
+        if path is not None:
+            try:
+                optional[column] = load(path)
+            except AudioError as exc:
+                problems[column] = f"{column}: {exc}"
+    inputs = MetricInputs(deg, optional["reference"], optional["prompt"], row.text)
+    try:
+        results = scorer.score(inputs, metrics=list(metrics))
+    except Exception as exc:  # one file's library failure must not end a batch run
+        log.exception("line %d (%s/%s): scoring failed", row.line, row.system, row.id)
+        record["error"] = f"scoring failed: {type(exc).__name__}: {exc}"
+        return record
+    for name, result in results.items():
+        entry = dataclasses.asdict(result)
+        problem = _input_problem(METRICS.get(name), problems)
+        if problem and result.skipped:  # the input was meant to be there: a failure, not "not applicable"
+            entry.update(value=math.nan, skipped=None, error=problem)
+        record["metrics"][name] = entry
+    return record
+
+
+def _input_problem(info: Any, problems: dict[str, str]) -> str | None:
+    if info is None:
+        return None
+    needs = {"reference": info.needs_reference, "prompt": info.needs_speaker_prompt, "text": info.needs_text}
+    return next((problems[k] for k, needed in needs.items() if needed and k in problems), None)
+
+
+def _check_metrics(metrics: Sequence[str] | None) -> tuple[str, ...]:
+    from eval.metrics import METRICS
+
+    if not metrics:
+        return tuple(METRICS)
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise RunError(f"Unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}.")
+    return tuple(dict.fromkeys(metrics))
+
+
+def _prepare_output(out: Path, results_path: Path, meta: dict[str, Any], resume: bool) -> dict:
+    """Check the output folder and return the rows already done, keyed by (system, id)."""
+    if not resume:
+        if results_path.exists() and results_path.stat().st_size > 0:
+            raise RunError(f"{results_path} already holds results: pass --resume to continue that run, "
+                           "or choose another --out folder.")
+        return {}
+    previous = provenance.read_json(out / RUN_FILE)
+    for key, label in (("manifest_sha256", "manifest"), ("metrics", "metric list")):
+        if previous and previous.get(key) != meta[key]:
+            raise RunError(f"Cannot resume in {out}: the {label} differs from the interrupted run's. "
+                           "Use the same manifest and --metrics, or another --out folder.")
+    return {(r["system"], r["id"]): r for r in read_results(results_path, repair=True)}
+
+
+def _score_all(
+    rows: list[ManifestRow], metrics: tuple[str, ...], workers: int, factory: ScorerFactory
+) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """Yield (record, models used so far) per row, in the order of ``rows``."""
+    if not rows:
+        return
+    if workers <= 1:
+        scorer = factory()
+        for row in rows:
+            yield score_row(scorer, row, metrics), scorer.models()
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                             initargs=(factory, threads)) as pool:
+        pending: deque[tuple[ManifestRow, Future]] = deque()
+        queue = iter(rows)
+        for row in queue:  # keep a bounded window in flight, write results in manifest order
+            pending.append((row, pool.submit(_score_in_worker, row, metrics)))
+            if len(pending) >= 4 * workers:
+                yield _result(*pending.popleft())
+        while pending:
+            yield _result(*pending.popleft())
+
+
+def _result(row: ManifestRow, future: Future) -> tuple[dict[str, Any], dict[str, Any]]:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise RunError(f"A worker process died while scoring line {row.line} or a row near it (a crash in a "
+                       "native library, or out of memory). Rows finished so far are saved: rerun with --resume, "
+                       "and --workers 1 to find the file.") from None
+
+
+_worker_scorer: Any = None
+
+
+def _init_worker(factory: ScorerFactory, threads: int) -> None:
+    """Pool initializer: limit math threads, then build this worker's one scorer (models load here)."""
+    global _worker_scorer
+    for variable in THREAD_VARIABLES:
+        os.environ[variable] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    _worker_scorer = factory()
+
+
+def _score_in_worker(row: ManifestRow, metrics: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+    return score_row(_worker_scorer, row, metrics), _worker_scorer.models()
+
+
+def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="utt", file=sys.stderr, disable=not enabled, desc="scoring")
