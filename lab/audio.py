@@ -25,7 +25,7 @@ MAX_RATE = 192_000
 MAX_FILE_BYTES = 200 * 1024 * 1024
 MAX_SECONDS = 30 * 60.0
 SILENCE_PEAK = 1e-4  # -80 dBFS: nothing a microphone hears as speech
-SAVE_FORMATS = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "mp3": "MP3"}
+MAX_CHANNELS = 8
 ACCEPTED = "WAV, FLAC, OGG/Vorbis, Opus, MP3, WebM/Opus and M4A/AAC"
 
 
@@ -75,27 +75,37 @@ def from_array(
     max_seconds: float = MAX_SECONDS,
     min_seconds: float = 0.0,
 ) -> Audio:
-    """Validate any array (int or float, mono or (T, C) / (C, T)) and return Audio.
+    """Validate any array and return mono float32 Audio.
 
-    Integer samples are scaled to [-1, 1]; channels are averaged.
+    Args:
+        samples: shape (T,), (T, C) or (C, T) with at most MAX_CHANNELS channels (the
+            shorter axis is taken as channels); float in [-1, 1] or any integer PCM
+            type (unsigned PCM is centred). Float audio beyond full scale is scaled
+            down to a peak of 1.0 (logged).
+        sample_rate: Hz, MIN_RATE..MAX_RATE.
+        require_speech: reject digital silence (peak below -80 dBFS).
+        max_seconds / min_seconds: accepted duration range.
+
+    Returns:
+        Audio with channels averaged.
 
     Raises:
-        AudioError: empty, NaN/Inf, unsupported rate, too long/short, or silent
-            when ``require_speech``.
+        AudioError: empty, NaN/Inf, unsupported rate or shape, too long/short, or
+            silent when ``require_speech``.
     """
     x = np.asarray(samples)
     if x.size == 0:
         raise AudioError("The audio is empty (zero samples). Record or upload some speech.")
-    if not (MIN_RATE <= int(sample_rate) <= MAX_RATE):
-        raise AudioError(
-            f"Unsupported sample rate {sample_rate} Hz: accepted rates are {MIN_RATE}-{MAX_RATE} Hz."
-        )
+    check_rate(sample_rate)
     x = _to_float(x)
     if x.ndim == 2:
-        channel_axis = 0 if x.shape[0] < x.shape[1] and x.shape[0] <= 8 else 1
+        channel_axis = int(np.argmin(x.shape))
+        if x.shape[channel_axis] > MAX_CHANNELS:
+            raise AudioError(f"Cannot tell channels from time in an array of shape {x.shape}: "
+                             f"pass (samples, channels) with at most {MAX_CHANNELS} channels.")
         x = x.mean(axis=channel_axis)
     if x.ndim != 1:
-        raise AudioError(f"Audio must be mono or multichannel 2-D, got an array of shape {x.shape}.")
+        raise AudioError(f"Audio must be mono (T,) or multichannel (T, C), got an array of shape {x.shape}.")
     if not np.all(np.isfinite(x)):
         bad = int(np.count_nonzero(~np.isfinite(x)))
         raise AudioError(f"The audio contains {bad} NaN or infinite samples; it is corrupt.")
@@ -112,18 +122,36 @@ def from_array(
     return audio
 
 
+def check_rate(sample_rate: float) -> None:
+    """Raise AudioError unless ``sample_rate`` is a whole number of Hz in MIN_RATE..MAX_RATE."""
+    if not (MIN_RATE <= sample_rate <= MAX_RATE) or sample_rate != int(sample_rate):
+        raise AudioError(
+            f"Unsupported sample rate {sample_rate:g} Hz: accepted rates are {MIN_RATE}-{MAX_RATE} Hz."
+        )
+
+
 def check_duration(seconds: float, *, max_seconds: float = MAX_SECONDS, min_seconds: float = 0.0) -> None:
-    """Raise AudioError when ``seconds`` is outside [min_seconds, max_seconds]."""
+    """Raise AudioError when ``seconds`` is zero or outside [min_seconds, max_seconds]."""
     if seconds <= 0:
         raise AudioError("The audio has zero length. Record or upload some speech.")
     if seconds > max_seconds:
         raise AudioError(
-            f"The audio is {seconds:.1f} s long; the limit here is {max_seconds:.0f} s. Trim it first."
+            f"The audio is {format_seconds(seconds)} long; the limit here is {format_seconds(max_seconds)}. "
+            "Trim it first."
         )
     if seconds < min_seconds:
         raise AudioError(
             f"The audio is only {seconds:.2f} s long; at least {min_seconds:.1f} s is needed here."
         )
+
+
+def format_seconds(seconds: float) -> str:
+    """A duration for messages: '2.50 s', '12.0 min', '5.0 h'."""
+    if seconds >= 7200:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 120:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.2f} s"
 
 
 def load(
@@ -137,38 +165,42 @@ def load(
     """Decode a file (path or bytes) to mono float32 Audio at its own rate.
 
     WAV/FLAC/OGG/MP3 are read with soundfile; WebM/Opus, M4A and other
-    container formats with PyAV. The duration limit is checked from the header
-    before the samples are decoded.
+    container formats with PyAV (see :mod:`lab.audio_codecs`). Size, rate and
+    declared duration are checked before the samples are decoded.
+
+    Args:
+        source: a file path or the bytes of an upload.
+        require_speech / max_seconds / min_seconds: as in :func:`from_array`.
+        max_bytes: largest accepted file size.
 
     Raises:
         AudioError: missing, empty, oversized, non-audio, truncated or corrupt
             files, and everything :func:`from_array` rejects.
     """
+    from lab import audio_codecs
+
     data = _read_bytes(source, max_bytes)
-    name = str(source) if not isinstance(source, bytes) else "upload"
-    try:
-        samples, rate = _decode_soundfile(data, max_seconds)
-    except sf.LibsndfileError:
-        samples, rate = _decode_av(data, name, max_seconds)
+    label = "The upload" if isinstance(source, bytes) else repr(Path(source).name)
+    samples, rate = audio_codecs.decode(data, label, max_seconds)
     return from_array(
         samples, rate, require_speech=require_speech, max_seconds=max_seconds, min_seconds=min_seconds
     )
 
 
 def save(audio: Audio, path: str | Path) -> Path:
-    """Write ``audio`` to ``path``; the format follows the suffix (wav, flac, ogg, mp3).
+    """Write ``audio`` to ``path``; the format follows the suffix.
 
-    WebM/Opus and M4A are written with PyAV.
+    .wav (32-bit float, lossless), .flac (16-bit), .ogg (Vorbis), .mp3 with
+    soundfile; .webm and .opus (Opus, 48 kHz) and .m4a (AAC) with PyAV. Lossy
+    formats are resampled to the nearest rate their codec supports.
+
+    Raises:
+        AudioError: an unsupported suffix.
     """
+    from lab import audio_codecs
+
     path = Path(path)
-    suffix = path.suffix.lower().lstrip(".")
-    if suffix in SAVE_FORMATS:
-        subtype = "FLOAT" if suffix == "wav" else None
-        sf.write(path, audio.samples, audio.sample_rate, format=SAVE_FORMATS[suffix], subtype=subtype)
-    elif suffix in ("webm", "m4a", "opus"):
-        _encode_av(audio, path, suffix)
-    else:
-        raise AudioError(f"Cannot save as .{suffix}: use .wav, .flac, .ogg, .mp3, .webm, .opus or .m4a.")
+    audio_codecs.encode(audio, path)
     return path
 
 
@@ -206,6 +238,8 @@ def loudness_normalize(audio: Audio, target_lufs: float = -23.0, max_peak_dbfs: 
     cap = 10 ** (max_peak_dbfs / 20)
     if peak > cap:
         gain *= cap / peak
+        log.warning("loudness %.1f LUFS instead of %.1f: the peak is capped at %.1f dBFS",
+                    loudness + _dbfs(gain), target_lufs, max_peak_dbfs)
     return Audio((audio.samples * gain).astype(np.float32), audio.sample_rate)
 
 
@@ -222,14 +256,13 @@ def _dbfs(value: float) -> float:
 def _to_float(x: np.ndarray) -> np.ndarray:
     if np.issubdtype(x.dtype, np.integer):
         info = np.iinfo(x.dtype)
-        scale = max(abs(info.min), info.max)
-        offset = 0 if info.min < 0 else (info.max + 1) / 2  # unsigned PCM is centred
+        half = (int(info.max) + 1) / 2
+        # signed PCM: full scale is -min (32768 for int16); unsigned PCM is centred on half its range
+        scale, offset = (-float(info.min), 0.0) if info.min < 0 else (half, half)
         return ((x.astype(np.float64) - offset) / scale).astype(np.float32)
     if np.issubdtype(x.dtype, np.floating):
         return x.astype(np.float32, copy=False)
-    if x.dtype == np.bool_:
-        raise AudioError("Boolean arrays are not audio.")
-    raise AudioError(f"Audio samples must be numbers, got dtype {x.dtype}.")
+    raise AudioError(f"Audio samples must be real numbers (int or float), got dtype {x.dtype}.")
 
 
 def _read_bytes(source: str | Path | bytes, max_bytes: int) -> bytes:
@@ -237,8 +270,10 @@ def _read_bytes(source: str | Path | bytes, max_bytes: int) -> bytes:
         data = source
     else:
         path = Path(source)
+        if path.is_dir():
+            raise AudioError(f"{path.name!r} is a folder, not an audio file.")
         if not path.is_file():
-            raise AudioError(f"No audio file at {path.name!r}: it does not exist or is not a file.")
+            raise AudioError(f"No audio file at {path.name!r}: it does not exist.")
         size = path.stat().st_size
         if size > max_bytes:
             raise AudioError(
@@ -246,69 +281,7 @@ def _read_bytes(source: str | Path | bytes, max_bytes: int) -> bytes:
             )
         data = path.read_bytes()
     if len(data) == 0:
-        raise AudioError("The file is empty (0 bytes). Accepted formats: " + ACCEPTED + ".")
+        raise AudioError(f"The file is empty (0 bytes). Accepted formats: {ACCEPTED}.")
     if len(data) > max_bytes:
         raise AudioError(f"The upload is {len(data) / 2**20:.0f} MB; the limit is {max_bytes / 2**20:.0f} MB.")
     return data
-
-
-def _decode_soundfile(data: bytes, max_seconds: float) -> tuple[np.ndarray, int]:
-    with sf.SoundFile(io.BytesIO(data)) as f:
-        if f.frames > 0:
-            check_duration(f.frames / f.samplerate, max_seconds=max_seconds)
-        rate, declared = f.samplerate, f.frames
-        samples = f.read(dtype="float32", always_2d=True)
-    if len(samples) == 0:
-        raise AudioError("The file holds zero-length audio (a header with no samples).")
-    if declared > 0 and len(samples) < declared * 0.99:
-        raise AudioError(
-            f"The file is truncated: its header promises {declared / rate:.2f} s "
-            f"but only {len(samples) / rate:.2f} s of samples are present."
-        )
-    return samples, rate
-
-
-def _decode_av(data: bytes, name: str, max_seconds: float) -> tuple[np.ndarray, int]:
-    import av
-
-    try:
-        with av.open(io.BytesIO(data), mode="r") as container:
-            if not container.streams.audio:
-                raise AudioError(f"{Path(name).name!r} has no audio stream. Accepted formats: {ACCEPTED}.")
-            stream = container.streams.audio[0]
-            rate = stream.codec_context.sample_rate or stream.rate
-            if stream.duration and stream.time_base:
-                check_duration(float(stream.duration * stream.time_base), max_seconds=max_seconds)
-            frames, total = [], 0
-            for frame in container.decode(stream):
-                block = frame.to_ndarray()
-                block = block.reshape(-1, len(frame.layout.channels)) if frame.format.is_packed else block.T
-                frames.append(_to_float(block).mean(axis=1))
-                total += block.shape[0]
-                if total / rate > max_seconds:
-                    check_duration(total / rate, max_seconds=max_seconds)
-    except AudioError:
-        raise
-    except (av.error.FFmpegError, ValueError, IndexError) as exc:
-        raise AudioError(
-            f"{Path(name).name!r} is not a readable audio file ({type(exc).__name__}). Accepted formats: {ACCEPTED}."
-        ) from exc
-    if not frames or total == 0:
-        raise AudioError(f"{Path(name).name!r} decodes to zero-length audio; it may be truncated or empty.")
-    return np.concatenate(frames).astype(np.float32), int(rate)
-
-
-def _encode_av(audio: Audio, path: Path, suffix: str) -> None:
-    import av
-
-    codec, rate = ("aac", audio.sample_rate) if suffix == "m4a" else ("libopus", 48_000)
-    resampled = audio.resample(rate)
-    pcm = (np.clip(resampled.samples, -1, 1) * 32767).astype(np.int16)
-    with av.open(str(path), mode="w", format="ipod" if suffix == "m4a" else suffix) as container:
-        stream = container.add_stream(codec, rate=rate, layout="mono")
-        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = rate
-        for packet in stream.encode(frame):
-            container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
