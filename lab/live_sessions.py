@@ -1,0 +1,157 @@
+"""Server-side bookkeeping for live conversion: admission control and prepared targets.
+
+A 2-core server can convert only so many streams in real time. Rather than let
+every stream fall behind when one too many joins, :class:`Admission` keeps a
+real-time budget (cores x headroom) and charges each session its measured load
+(p95 compute per hop / hop duration); a session that does not fit is refused
+with a message that says so. :class:`TargetStore` keeps targets prepared from
+uploaded references, keyed by an unguessable token, with a bounded size.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lab.audio import Audio
+from lab.streaming import StreamingConverter
+
+log = logging.getLogger(__name__)
+
+HEADROOM = 0.7  # fraction of each core a live server may promise; the rest absorbs jitter and the UI
+
+
+class Busy(RuntimeError):
+    """No real-time capacity is left; the message is shown to the user as is."""
+
+
+def measure_load(converter: StreamingConverter, speech: np.ndarray, hops: int = 30) -> float:
+    """Real-time load of one stream: p95 compute per hop divided by the hop duration.
+
+    Args:
+        converter: a fresh converter (its own state is used and thrown away).
+        speech: float32 (T,) at the converter's rate, representative input (looped if short).
+        hops: how many hops to time (after 3 warm-up hops).
+
+    Returns:
+        Load in cores (0.25 = a quarter of one core while streaming).
+    """
+    hop = converter.hop_samples
+    need = (hops + 3) * hop
+    x = np.resize(speech.astype(np.float32), need) if len(speech) else np.zeros(need, np.float32)
+    state = converter.initial_state()
+    times = []
+    for i in range(hops + 3):
+        t0 = time.perf_counter()
+        _, state = converter.step(x[i * hop : (i + 1) * hop], state)
+        if i >= 3:
+            times.append(time.perf_counter() - t0)
+    return float(np.percentile(times, 95) / (hop / converter.sample_rate))
+
+
+@dataclass
+class Lease:
+    """One admitted session's claim on the budget; release it exactly once."""
+
+    load: float
+    admission: Admission
+    released: bool = False
+
+    def release(self) -> None:
+        """Give the load back (idempotent)."""
+        if not self.released:
+            self.released = True
+            self.admission._give_back(self)
+
+
+class Admission:
+    """Admits live sessions while their summed load fits the real-time budget.
+
+    Args:
+        budget: available cores x headroom; default ``os.cpu_count() * HEADROOM``.
+        max_sessions: hard cap on concurrent sessions regardless of load (env
+            ``VOICELAB_LIVE_MAX_SESSIONS`` when not given; 0 = no cap).
+    """
+
+    def __init__(self, budget: float | None = None, max_sessions: int | None = None) -> None:
+        self.budget = budget if budget is not None else (os.cpu_count() or 1) * HEADROOM
+        env_cap = os.environ.get("VOICELAB_LIVE_MAX_SESSIONS", "0")
+        self.max_sessions = max_sessions if max_sessions is not None else int(env_cap)
+        self._lock = threading.Lock()
+        self._leases: list[Lease] = []
+
+    @property
+    def active(self) -> int:
+        """Number of admitted sessions not yet released."""
+        with self._lock:
+            return len(self._leases)
+
+    @property
+    def used(self) -> float:
+        """Sum of the admitted sessions' loads (cores)."""
+        with self._lock:
+            return sum(lease.load for lease in self._leases)
+
+    def admit(self, load: float) -> Lease:
+        """Claim ``load`` cores for a new session.
+
+        Raises:
+            Busy: the session would exceed the budget or the session cap.
+        """
+        with self._lock:
+            used = sum(lease.load for lease in self._leases)
+            full_by_cap = self.max_sessions and len(self._leases) >= self.max_sessions
+            # A session heavier than the whole budget is still admitted when the server is idle:
+            # the user then sees its underruns, not a refusal that can never succeed.
+            if full_by_cap or (self._leases and used + load > self.budget):
+                raise Busy(f"The server is busy: {len(self._leases)} live session(s) are using its real-time "
+                           f"capacity ({used:.2f} of {self.budget:.2f} cores). Try again in a minute, or use the "
+                           "file conversion on the Clone tab.")
+            lease = Lease(load=load, admission=self)
+            self._leases.append(lease)
+            return lease
+
+    def _give_back(self, lease: Lease) -> None:
+        with self._lock:
+            self._leases.remove(lease)
+
+
+class TargetStore:
+    """Prepared targets keyed by random tokens; the oldest is evicted beyond ``capacity``."""
+
+    def __init__(self, capacity: int = 32) -> None:
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._items: OrderedDict[str, tuple[str, Any, Audio]] = OrderedDict()
+
+    def add(self, engine: str, target: Any, speech: Audio) -> str:
+        """Store a prepared ``target`` for ``engine`` with a speech sample (for load measurement).
+
+        Returns:
+            The token a client passes in its hello message.
+        """
+        token = secrets.token_urlsafe(16)
+        with self._lock:
+            self._items[token] = (engine, target, speech)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        return token
+
+    def get(self, token: str) -> tuple[str, Any, Audio]:
+        """(engine, target, speech sample) for a token.
+
+        Raises:
+            KeyError: unknown or evicted token.
+        """
+        with self._lock:
+            item = self._items[token]
+            self._items.move_to_end(token)
+            return item
