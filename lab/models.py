@@ -37,6 +37,7 @@ class ModelSpec:
         package / files: PyPI distribution and {relative path: sha256} for embedded specs.
         fallback: embedded spec used when this one cannot be had.
         sample_rate: rate the model consumes or produces, Hz.
+        requires: modules a built-in spec needs besides its loader's (it is unavailable without them).
     """
 
     name: str
@@ -49,6 +50,7 @@ class ModelSpec:
     files: dict[str, str] = field(default_factory=dict)
     fallback: str | None = None
     sample_rate: int | None = None
+    requires: tuple[str, ...] = ()
 
     @property
     def is_hub(self) -> bool:
@@ -132,6 +134,7 @@ SPECS: dict[str, ModelSpec] = {
     "piper-world-knn": ModelSpec(
         "piper-world-knn", "clone", "lab.engines.piper_clone:load",
         "Offline cloning: Piper joe TTS converted to the reference voice by world-knn", sample_rate=16000,
+        requires=("lab.convert",),
     ),
     # --- hub components: used when online or fetched into checkpoints/ ---
     "speecht5-tts": ModelSpec(
@@ -144,7 +147,7 @@ SPECS: dict[str, ModelSpec] = {
     ),
     "speecht5-hifigan": ModelSpec(
         "speecht5-hifigan", "vocoder", "lab.engines.speecht5:load_vocoder", "HiFi-GAN vocoder for SpeechT5 mels",
-        hub_id="microsoft/speecht5_hifigan", fallback="hifigan-universal", sample_rate=16000,
+        hub_id="microsoft/speecht5_hifigan", sample_rate=16000,
     ),
     "knn-vc-wavlm": ModelSpec(
         "knn-vc-wavlm", "convert", "lab.engines.knn_vc:load", "kNN-VC: WavLM-Large layer-6 features + k-NN matching",
@@ -246,9 +249,9 @@ def resolve(name: str) -> Resolution:
                           f"Fix: run `python -m lab fetch {s.name}` where the hub is reachable, "
                           f"or copy the model into {local}")
     if s.package is None:
-        module = s.loader.split(":")[0]
-        if importlib.util.find_spec(module) is None:
-            return Resolution(s, "unavailable", None, f"its engine module {module} is not part of this build yet")
+        for module in (s.loader.split(":")[0], *s.requires):
+            if importlib.util.find_spec(module) is None:
+                return Resolution(s, "unavailable", None, f"its engine module {module} is not part of this build yet")
         return Resolution(s, "embedded", None, "built-in algorithm, no weights")
     missing = sources.missing_package_files(s.files)
     if missing:

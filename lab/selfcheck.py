@@ -51,7 +51,7 @@ class CheckReport:
 
 
 @functools.cache
-def _scorer() -> Any:
+def scorer() -> Any:
     """One Scorer per process: its models load once (best that resolves; fallbacks are reported)."""
     from eval.metrics.scorer import Scorer
 
@@ -71,13 +71,13 @@ def check(audio: Audio, text: str, reference: Audio | None = None) -> CheckRepor
     """
     from eval.metrics.core import MetricInputs
 
-    scorer = _scorer()
+    shared = scorer()
     metrics = [m for m in CHECK_METRICS if m != "speaker_sim" or reference is not None]
-    results = scorer.score(MetricInputs(deg=audio, prompt=reference, text=text), metrics=metrics)
+    results = shared.score(MetricInputs(deg=audio, prompt=reference, text=text), metrics=metrics)
     scores = {name: {"value": r.value if math.isfinite(r.value) else None, "model": r.model, "error": r.error,
                      "skipped": r.skipped} for name, r in results.items()}
     report = CheckReport(scores, results["wer"].details.get("transcript") if "wer" in results else None,
-                         models=scorer.models())
+                         models=shared.models())
     report.flags = _flags(report)
     return report
 

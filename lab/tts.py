@@ -54,7 +54,8 @@ class TTSResult:
         seconds: wall time from the call to the last sentence (engine load included).
         first_audio_seconds: wall time from the call to the first sentence's audio.
         sentences: the normalised sentences, in order.
-        extra: load time, notes (ignored controls, dropped symbols), per-sentence seconds, engine details.
+        extra: setup time (engine load + voice preparation), notes (ignored controls, dropped symbols),
+            per-sentence seconds, engine components.
         check: self-check scores (lab.selfcheck.CheckReport.as_dict()), or None when skipped.
     """
 
@@ -89,9 +90,9 @@ class Synthesis:
     """
 
     def __init__(self, prepared: text.PreparedText, loaded: models.Loaded, voice: object, reference: Audio | None,
-                 options: dict[str, Any], started: float, load_seconds: float) -> None:
+                 options: dict[str, Any], started: float, setup_seconds: float) -> None:
         self.prepared, self.loaded, self.voice, self.reference = prepared, loaded, voice, reference
-        self.options, self.started, self.load_seconds = options, started, load_seconds
+        self.options, self.started, self.setup_seconds = options, started, setup_seconds
         self._parts: list[Audio] = []
         self._sentence_seconds: list[float] = []
         self._first: float | None = None
@@ -130,8 +131,9 @@ class Synthesis:
         if self._finished is None:
             for _ in self.parts():
                 pass
-        extra = {"load_seconds": self.load_seconds, "sentence_seconds": self._sentence_seconds,
-                 "notes": self.notes, "options": self.options}
+        extra = {"setup_seconds": self.setup_seconds, "sentence_seconds": self._sentence_seconds,
+                 "notes": self.notes, "options": self.options,
+                 "components": getattr(self.engine, "components", {})}
         result = TTSResult(self.audio(), self.loaded.provenance(), self._finished or 0.0, self._first or 0.0,
                            self.prepared.sentences, extra)
         if check:

@@ -1,0 +1,86 @@
+"""Offline zero-shot cloning: Piper speaks the text, the lab's converter turns it into the reference voice.
+
+With no model hub there is no cloning TTS, but there is a TTS (Piper joe) and a
+voice converter (lab.convert, engine ``world-knn``). Stages:
+``prepare_voice`` (the converter's target from the reference, once per request)
+-> Piper synthesis per sentence -> ``convert`` each sentence to the target.
+Sentences stream as soon as each is converted. Without lab.convert this engine
+is unavailable, with that reason, never a fake result.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lab import models
+from lab.audio import Audio
+
+TTS = "piper-joe"
+CONVERTER = "world-knn"
+
+
+@dataclass
+class PiperCloneEngine:
+    """Piper TTS chained with a voice converter."""
+
+    tts: models.Loaded
+    convert_module: Any  # lab.convert
+    converter: str = CONVERTER
+    sample_rate: int = 16000
+    clones = True
+    controls: frozenset[str] = frozenset({"speed", "noise_scale", "noise_w"})
+    components: dict[str, Any] = field(default_factory=dict)
+
+    def prepare_voice(self, reference: Audio) -> Any:
+        """The converter's target for ``reference`` (cleaned 16 kHz speech)."""
+        return self.convert_module.prepare_target(reference, engine=self.converter)
+
+    def stream(self, text: str, voice: Any = None, speed: float = 1.0, seed: int | None = None,
+               **style: float) -> Iterator[Audio]:
+        """Yield one converted Audio per sentence, in order.
+
+        Args:
+            text: normalised text (lab.text.prepare).
+            voice: a target from :meth:`prepare_voice`, or a reference Audio (prepared here).
+            speed: Piper speaking rate (1.0 = natural).
+            seed: unused by Piper (see lab.engines.piper); accepted for the common interface.
+            **style: Piper's noise_scale / noise_w, and pitch_semitones when the converter supports a shift.
+
+        Raises:
+            ValueError: no voice given.
+        """
+        if voice is None:
+            raise ValueError("Cloning needs a reference voice (an enrolled voice or a recording).")
+        target = self.prepare_voice(voice) if isinstance(voice, Audio) else voice
+        convert_options = {k: style.pop(k) for k in list(style) if k in self._converter_options()}
+        for sentence_audio in self.tts.model.stream(text, None, speed=speed, **style):
+            result = self.convert_module.convert(sentence_audio, target, engine=self.converter, **convert_options)
+            yield result.audio
+
+    def _converter_options(self) -> set[str]:
+        """Keyword options lab.convert.convert accepts beyond (source, target, engine)."""
+        params = inspect.signature(self.convert_module.convert).parameters
+        return {name for name in params if name not in ("source", "target", "engine")}
+
+
+def load(path: Path | None, spec: models.ModelSpec) -> PiperCloneEngine:
+    """Registry loader for ``piper-world-knn``.
+
+    Raises:
+        ModelUnavailable: lab.convert (the conversion engine) is not part of this build.
+    """
+    try:
+        from lab import convert
+    except ImportError as exc:
+        raise models.ModelUnavailable(
+            f"{spec.name} is unavailable: the voice converter (lab.convert) is not part of this build yet ({exc})."
+        ) from exc
+    tts = models.load(TTS, allow_fallback=False)
+    engine = PiperCloneEngine(tts, convert, components={"tts": tts.provenance(), "converter": CONVERTER})
+    extra = {"pitch_semitones"} & engine._converter_options()
+    engine.controls = engine.controls | extra
+    return engine
