@@ -54,6 +54,7 @@ class RunOutcome:
     Attributes:
         out_dir: the output folder.
         rows: every result row of the manifest, in manifest order.
+        manifest: the checked manifest rows (their audio paths feed the report's players).
         resumed: rows that were already done and were skipped.
         scored: rows scored by this call.
         seconds: wall time of this call's scoring, seconds.
@@ -61,9 +62,15 @@ class RunOutcome:
 
     out_dir: Path
     rows: list[dict[str, Any]]
+    manifest: list[ManifestRow]
     resumed: int
     scored: int
     seconds: float
+
+    @property
+    def audio_paths(self) -> dict[tuple[str, str], Path]:
+        """Checked audio path per (system, id)."""
+        return {r.key: r.audio for r in self.manifest if r.audio is not None}
 
     @property
     def error_rows(self) -> int:
@@ -145,7 +152,7 @@ def run(
     bar.close()
     seconds = time.perf_counter() - started
     ordered = [done[r.key] for r in rows]
-    return RunOutcome(out, ordered, len(rows) - len(todo), len(todo), seconds)
+    return RunOutcome(out, ordered, rows, len(rows) - len(todo), len(todo), seconds)
 
 
 def score_row(scorer: Any, row: ManifestRow, metrics: Sequence[str]) -> dict[str, Any]:
@@ -180,10 +187,9 @@ def score_row(scorer: Any, row: ManifestRow, metrics: Sequence[str]) -> dict[str
     inputs = MetricInputs(deg, optional["reference"], optional["prompt"], row.text)
     try:
         results = scorer.score(inputs, metrics=list(metrics))
-    except Exception as exc:  # one file's library failure must not end a batch run
-        log.exception("line %d (%s/%s): scoring failed", row.line, row.system, row.id)
-        record["error"] = f"scoring failed: {type(exc).__name__}: {exc}"
-        return record
+    except Exception:  # one file's library failure must not end a batch run: isolate the failing metric
+        log.exception("line %d (%s/%s): scoring failed; retrying metric by metric", row.line, row.system, row.id)
+        results = {name: _score_alone(scorer, inputs, name) for name in metrics}
     for name, result in results.items():
         entry = dataclasses.asdict(result)
         problem = _input_problem(METRICS.get(name), problems)
@@ -191,6 +197,16 @@ def score_row(scorer: Any, row: ManifestRow, metrics: Sequence[str]) -> dict[str
             entry.update(value=math.nan, skipped=None, error=problem)
         record["metrics"][name] = entry
     return record
+
+
+def _score_alone(scorer: Any, inputs: Any, name: str) -> Any:
+    """One metric on its own; an exception becomes that metric's NaN + error."""
+    from eval.metrics import MetricResult
+
+    try:
+        return scorer.score(inputs, metrics=[name])[name]
+    except Exception as exc:  # recorded in the row and the report, never hidden
+        return MetricResult(name, math.nan, error=f"{type(exc).__name__}: {exc}")
 
 
 def _input_problem(info: Any, problems: dict[str, str]) -> str | None:
