@@ -84,6 +84,13 @@ class MetricResult:
         return self.error is None and self.skipped is None and math.isfinite(self.value)
 
 
+def cpu_threads() -> int:
+    """Threads per model: follows torch's setting, so a worker that sets 1 thread gets 1 everywhere."""
+    import torch
+
+    return max(torch.get_num_threads(), 1)
+
+
 def skipped(name: str, reason: str) -> MetricResult:
     """A metric that does not apply: NaN with the reason."""
     return MetricResult(name, math.nan, skipped=reason)

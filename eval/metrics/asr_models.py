@@ -1,0 +1,150 @@
+"""ASR models for WER/CER: Whisper through faster-whisper (embedded) or transformers (hub).
+
+Every wrapper exposes ``transcribe(audio) -> str`` (English; beam search for
+CTranslate2, the checkpoint's generation config for transformers). The
+loaders are registry loaders (lab.models SPECS), called as ``loader(path, spec)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from eval.metrics.core import cpu_threads
+from lab.audio import Audio
+from lab.models import ModelSpec, ModelUnavailable
+
+log = logging.getLogger(__name__)
+
+ASR_RATE = 16000
+BEAM_SIZE = 5
+# SHA-256 of whisper-base-ct2's model.bin after concatenating part1 + part2 (computed once, 2026-11-22).
+ASSEMBLED_SHA256 = {"whisper-base-ct2": "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"}
+_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+
+
+def cache_root() -> Path:
+    """Folder for files Voice Lab derives from packages (``$VOICELAB_CACHE`` or ~/.cache/voicelab)."""
+    return Path(os.environ.get("VOICELAB_CACHE", Path.home() / ".cache" / "voicelab"))
+
+
+class FasterWhisperASR:
+    """Whisper in CTranslate2 format run by faster-whisper (int8 on CPU)."""
+
+    def __init__(self, model_dir: Path) -> None:
+        from faster_whisper import WhisperModel
+
+        self.model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=cpu_threads())
+
+    def transcribe(self, audio: Audio) -> str:
+        """English transcript of ``audio`` (any rate; resampled to 16 kHz).
+
+        Args:
+            audio: speech, any length (long inputs are decoded in 30 s windows).
+
+        Returns:
+            The transcript, segments joined by spaces (empty when nothing is heard).
+        """
+        samples = audio.resample(ASR_RATE).samples
+        segments, _info = self.model.transcribe(
+            samples, language="en", beam_size=BEAM_SIZE, condition_on_previous_text=False, vad_filter=False)
+        return " ".join(s.text.strip() for s in segments).strip()
+
+
+class TransformersWhisperASR:
+    """Whisper through transformers (``WhisperForConditionalGeneration`` + ``WhisperProcessor``)."""
+
+    def __init__(self, model_dir: Path) -> None:
+        import torch
+        from transformers import WhisperForConditionalGeneration, WhisperProcessor
+
+        self.processor = WhisperProcessor.from_pretrained(model_dir)
+        self.model = WhisperForConditionalGeneration.from_pretrained(model_dir, dtype=torch.float32).eval()
+
+    def transcribe(self, audio: Audio) -> str:
+        """English transcript of ``audio`` (any rate; resampled to 16 kHz; > 30 s decoded long-form).
+
+        Returns:
+            The decoded text without special tokens.
+        """
+        import torch
+
+        samples = audio.resample(ASR_RATE).samples
+        long_form = audio.duration > 30.0
+        features = self.processor(
+            samples, sampling_rate=ASR_RATE, return_tensors="pt", return_attention_mask=True,
+            **({"truncation": False, "padding": "longest"} if long_form else {}))
+        kwargs = {"attention_mask": features.attention_mask}
+        if getattr(self.model.generation_config, "is_multilingual", False):
+            kwargs.update(language="en", task="transcribe")
+        with torch.inference_mode():
+            ids = self.model.generate(features.input_features, **kwargs)
+        return self.processor.batch_decode(ids, skip_special_tokens=True)[0].strip()
+
+
+def load_ctranslate2(path: Path | None, spec: ModelSpec) -> FasterWhisperASR:
+    """Registry loader: a CTranslate2 Whisper whose files sit together in one package folder."""
+    model_bin = next(rel for rel in spec.files if rel.endswith("model.bin"))
+    return FasterWhisperASR(_require(path, spec) / Path(model_bin).parent)
+
+
+def load_ctranslate2_parts(path: Path | None, spec: ModelSpec) -> FasterWhisperASR:
+    """Registry loader: a CTranslate2 Whisper whose model.bin ships in parts (``model.bin.partN``).
+
+    The parts are concatenated once into ``cache_root()/<name>/model.bin``, the
+    assembled file is checked against ASSEMBLED_SHA256, and the side files
+    (config, tokenizer, vocabulary) are copied next to it.
+
+    Raises:
+        ModelUnavailable: the assembled file has the wrong checksum.
+    """
+    root = _require(path, spec)
+    parts = sorted((rel for rel in spec.files if ".bin.part" in rel), key=lambda rel: int(rel.rsplit("part", 1)[1]))
+    target = cache_root() / spec.name
+    target.mkdir(parents=True, exist_ok=True)
+    expected = ASSEMBLED_SHA256[spec.name]
+    model_bin = target / "model.bin"
+    if not model_bin.is_file() or _sha256(model_bin) != expected:
+        _assemble([root / rel for rel in parts], model_bin, expected, spec.name)
+    for rel in spec.files:
+        if Path(rel).name in _SIDE_FILES and not (target / Path(rel).name).is_file():
+            shutil.copyfile(root / rel, target / Path(rel).name)
+    return FasterWhisperASR(target)
+
+
+def load_transformers(path: Path | None, spec: ModelSpec) -> TransformersWhisperASR:
+    """Registry loader: a transformers Whisper checkpoint folder (config, weights, processor files)."""
+    return TransformersWhisperASR(_require(path, spec))
+
+
+def _require(path: Path | None, spec: ModelSpec) -> Path:
+    if path is None:
+        raise ModelUnavailable(f"{spec.name}: no local folder to load from")
+    return path
+
+
+def _assemble(parts: list[Path], target: Path, expected: str, name: str) -> None:
+    """Concatenate ``parts`` into ``target`` atomically (temp file + rename) after checking its SHA-256."""
+    log.info("assembling %s model.bin from %d parts into %s", name, len(parts), target)
+    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".tmp") as out:
+        for part in parts:
+            with part.open("rb") as f:
+                shutil.copyfileobj(f, out, 1 << 20)
+    actual = _sha256(Path(out.name))
+    if actual != expected:
+        os.unlink(out.name)
+        raise ModelUnavailable(f"{name}: the assembled model.bin has SHA-256 {actual[:12]}…, expected "
+                               f"{expected[:12]}…; fix: pip install --force-reinstall -r requirements.txt")
+    os.replace(out.name, target)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
