@@ -275,13 +275,15 @@ def _read_bytes(source: str | Path | bytes, max_bytes: int) -> bytes:
         if not path.is_file():
             raise AudioError(f"No audio file at {path.name!r}: it does not exist.")
         size = path.stat().st_size
-        if size > max_bytes:
-            raise AudioError(
-                f"The file is {size / 2**20:.0f} MB; the upload limit is {max_bytes / 2**20:.0f} MB."
-            )
+        if size > max_bytes:  # checked before reading: a huge file is never loaded into memory
+            raise AudioError(f"The file is {_format_bytes(size)}; the limit is {_format_bytes(max_bytes)}.")
         data = path.read_bytes()
     if len(data) == 0:
         raise AudioError(f"The file is empty (0 bytes). Accepted formats: {ACCEPTED}.")
     if len(data) > max_bytes:
-        raise AudioError(f"The upload is {len(data) / 2**20:.0f} MB; the limit is {max_bytes / 2**20:.0f} MB.")
+        raise AudioError(f"The file is {_format_bytes(len(data))}; the limit is {_format_bytes(max_bytes)}.")
     return data
+
+
+def _format_bytes(size: int) -> str:
+    return f"{size / 2**20:.1f} MB" if size >= 2**20 else f"{size / 1024:.1f} kB"

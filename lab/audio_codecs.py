@@ -164,6 +164,8 @@ def _decode_av(data: bytes, label: str, max_seconds: float) -> tuple[np.ndarray,
             check_duration(declared, max_seconds=max_seconds)
         try:
             samples = _decode_stream(container, stream, rate, max_seconds)
+        except AudioError:
+            raise
         except (av.error.FFmpegError, ValueError) as exc:
             raise damaged(label, exc) from exc
     if len(samples) == 0:
