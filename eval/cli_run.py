@@ -12,10 +12,6 @@ import functools
 import sys
 from pathlib import Path
 
-from eval import provenance, report, runner
-from eval.manifest import ManifestError
-from eval.results_log import ResultsLogError
-
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``run`` and its options."""
@@ -35,7 +31,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """Run the batch evaluation and write the reports; returns the exit status."""
+    from eval import provenance, report, runner
+    from eval.manifest import ManifestError
     from eval.metrics import Scorer
+    from eval.results_log import ResultsLogError
 
     factory = functools.partial(Scorer, asr=args.asr, speaker=args.speaker)
     try:

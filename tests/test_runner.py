@@ -1,0 +1,139 @@
+"""Batch runner: bad files become error rows, killed runs resume to the same results, workers agree."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eval import runner
+from eval.metrics import MetricResult
+from eval.results_log import read_results, to_jsonable
+from lab import audio
+
+REPO = Path(__file__).resolve().parents[1]
+CHEAP = ["pesq_wb", "stoi"]  # no model to load: fast and still the real metric code
+
+
+def make_batch(folder: Path, speech_set: list, n: int, noise_seed: int = 0) -> Path:
+    """A two-system manifest: system 'clean' is the fixture itself, 'noisy' adds white noise at ~10 dB SNR."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(noise_seed)
+    lines = ["id,system,audio,reference"]
+    for utt in speech_set[:n]:
+        clean = utt.audio
+        noise = rng.standard_normal(len(clean.samples)).astype(np.float32) * np.std(clean.samples) / 3.16
+        audio.save(clean, folder / f"{utt.id}.wav")
+        audio.save(audio.Audio((clean.samples + noise) * 0.5, clean.sample_rate), folder / f"{utt.id}_noisy.wav")
+        lines += [f"{utt.id},clean,{utt.id}.wav,{utt.id}.wav", f"{utt.id},noisy,{utt.id}_noisy.wav,{utt.id}.wav"]
+    path = folder / "manifest.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def by_key(rows: list[dict]) -> dict[tuple[str, str], dict]:
+    """Rows keyed by (system, id), as plain JSON data (NaN as None, like results.jsonl)."""
+    return {(r["system"], r["id"]): to_jsonable(r) for r in rows}
+
+
+def test_bad_rows_become_error_rows_and_the_run_finishes(tmp_path: Path, speech_set: list) -> None:
+    folder = tmp_path / "batch"
+    make_batch(folder, speech_set, 1)
+    (folder / "corrupt.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt garbage" * 10)
+    (tmp_path / "outside.wav").write_bytes((folder / "joe_00.wav").read_bytes())
+    manifest = folder / "bad.csv"
+    manifest.write_text("id,system,audio,reference,text\n"
+                        "corrupt,s,corrupt.wav,joe_00.wav,\n"
+                        "missing,s,nothere.wav,joe_00.wav,\n"
+                        "escape,s,../outside.wav,joe_00.wav,\n"
+                        "badref,s,joe_00.wav,corrupt.wav,\n"
+                        "emptytext,s,joe_00.wav,joe_00.wav,\n")
+    outcome = runner.run(manifest, tmp_path / "out", metrics=[*CHEAP, "wer"])
+    rows = {r["id"]: r for r in outcome.rows}
+    assert rows["corrupt"]["error"].startswith("audio: ")
+    assert "does not exist" in rows["missing"]["error"]
+    assert "leaves the manifest folder" in rows["escape"]["error"]
+    badref = rows["badref"]["metrics"]
+    assert badref["stoi"]["value"] is None or math.isnan(badref["stoi"]["value"])
+    assert badref["stoi"]["error"].startswith("reference: ") and badref["stoi"]["skipped"] is None
+    good = rows["emptytext"]["metrics"]
+    assert good["stoi"]["value"] > 0.99 and good["pesq_wb"]["value"] > 4.5
+    assert good["wer"]["error"] == "the text column is empty on line 6"
+    assert len(read_results(tmp_path / "out" / "results.jsonl")) == 5
+
+
+class ScorerFailingOnStoi:
+    """A scorer whose STOI raises an unexpected exception (a library bug on one file)."""
+
+    def score(self, inputs, metrics=None):
+        if "stoi" in metrics:
+            raise ZeroDivisionError("boom")
+        return {m: MetricResult(m, float(len(inputs.deg.samples))) for m in metrics}
+
+    def models(self):
+        return {}
+
+
+def test_one_failing_metric_does_not_take_the_others_down(tmp_path: Path, speech_set: list) -> None:
+    manifest = make_batch(tmp_path / "batch", speech_set, 1)
+    outcome = runner.run(manifest, tmp_path / "out", metrics=CHEAP, scorer_factory=ScorerFailingOnStoi)
+    row = outcome.rows[0]
+    assert row["error"] is None
+    assert row["metrics"]["pesq_wb"]["value"] == len(speech_set[0].audio.samples)
+    assert row["metrics"]["stoi"]["error"] == "ZeroDivisionError: boom"
+
+
+def test_existing_results_need_resume_and_resume_needs_the_same_run(tmp_path: Path, speech_set: list) -> None:
+    manifest = make_batch(tmp_path / "batch", speech_set, 1)
+    runner.run(manifest, tmp_path / "out", metrics=["stoi"])
+    with pytest.raises(runner.RunError, match="pass --resume"):
+        runner.run(manifest, tmp_path / "out", metrics=["stoi"])
+    with pytest.raises(runner.RunError, match="metric list differs"):
+        runner.run(manifest, tmp_path / "out", metrics=["pesq_wb"], resume=True)
+    again = runner.run(manifest, tmp_path / "out", metrics=["stoi"], resume=True)
+    assert (again.resumed, again.scored) == (2, 0)
+    with pytest.raises(runner.RunError, match="Unknown metric"):
+        runner.run(manifest, tmp_path / "other", metrics=["stoy"])
+
+
+def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path: Path, speech_set: list) -> None:
+    manifest = make_batch(tmp_path / "batch", speech_set, 8)
+    reference = runner.run(manifest, tmp_path / "whole", metrics=CHEAP)
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "eval", "run", str(manifest), "--out", str(out), "--metrics", ",".join(CHEAP),
+               "--no-progress"]
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = out / "results.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not results.exists() or results.read_bytes().count(b"\n") < 3):
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = results.read_bytes().count(b"\n")
+    assert 3 <= done_before < 16, "the run must be killed midway"
+    with results.open("ab") as f:  # the torn line a kill during a write leaves behind
+        f.write(b'{"line": 99, "id": "half", "sys')
+    resumed = subprocess.run([*command, "--resume"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{done_before} resumed" in resumed.stderr
+    final = read_results(results)
+    assert len(final) == 16
+    assert by_key(final) == by_key(reference.rows)
+
+
+def test_two_workers_give_the_same_numbers_as_one(tmp_path: Path, speech_set: list) -> None:
+    manifest = make_batch(tmp_path / "batch", speech_set, 3)
+    one = runner.run(manifest, tmp_path / "one", metrics=CHEAP, workers=1)
+    two = runner.run(manifest, tmp_path / "two", metrics=CHEAP, workers=2)
+    assert [(r["system"], r["id"]) for r in two.rows] == [(r["system"], r["id"]) for r in one.rows]
+    assert by_key(two.rows) == by_key(one.rows)
+    lines = [json.loads(x) for x in (tmp_path / "two" / "results.jsonl").read_text().splitlines()]
+    assert [x["line"] for x in lines] == sorted(x["line"] for x in lines), "written in manifest order"
