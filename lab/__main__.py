@@ -63,15 +63,21 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_tts(args: argparse.Namespace) -> int:
-    """Synthesise text to a file."""
+    """Synthesise text to a file (optionally in a reference voice), with timing, provenance and self-check."""
     from lab import tts
     from lab.audio import save
 
-    result = tts.synthesize(args.text, engine=args.engine, speed=args.speed)
+    style = {k: v for k, v in (("noise_scale", args.noise_scale), ("noise_w", args.noise_w),
+                                ("pitch_semitones", args.pitch)) if v is not None}
+    result = tts.synthesize(args.text, engine=args.engine, voice=args.voice, speed=args.speed, seed=args.seed,
+                            check=not args.no_check, **style)
     save(result.audio, args.out)
-    _emit({"out": args.out, "duration_s": result.audio.duration, "sample_rate": result.audio.sample_rate,
-           "seconds": result.seconds, "rtf": result.rtf, "time_to_first_audio_s": result.first_audio_seconds,
-           "model": result.model, **result.extra}, args.json)
+    check = result.check or {}
+    errors = [f"{name}: {score['error']}" for name, score in check.get("scores", {}).items() if score["error"]]
+    _emit({"out": args.out, "engine": result.model["used"], "duration_s": result.audio.duration,
+           "sample_rate": result.audio.sample_rate, "seconds": result.seconds, "rtf": result.rtf,
+           "time_to_first_audio_s": result.first_audio_seconds, "sentences": len(result.sentences),
+           "model": result.model, **result.extra, "check": result.check, "errors": errors}, args.json)
     return 0
 
 
@@ -91,9 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tts", help="synthesise speech from text")
     p.add_argument("--text", required=True)
-    p.add_argument("--engine", default="piper-joe")
-    p.add_argument("--speed", type=float, default=1.0)
+    p.add_argument("--voice", help="enrolled voice name or a reference recording (clones that voice)")
+    p.add_argument("--engine", help="registry name; default: best that resolves (a cloning engine with --voice)")
+    p.add_argument("--speed", type=float, default=1.0, help="speaking rate, 1.0 = natural")
+    p.add_argument("--seed", type=int, help="random seed for stochastic engines")
+    p.add_argument("--noise-scale", type=float, help="Piper voice variation (default 0.667; 0 = flat)")
+    p.add_argument("--noise-w", type=float, help="Piper rhythm variation (default 0.8; 0 = fixed timing)")
+    p.add_argument("--pitch", type=float, help="pitch shift in semitones (cloning engines whose converter supports it)")
     p.add_argument("--out", required=True)
+    p.add_argument("--no-check", action="store_true", help="skip the self-check (ASR WER, DNSMOS, speaker sim)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_tts)
     return parser

@@ -118,7 +118,7 @@ def normalize(text: str) -> str:
     text = re.sub(r"\bSt\.(?=\s+[A-Z])", "Saint", text)
     text = re.sub(r"\bSt\.", "Street", text)
     text = re.sub(r"\bNo\.\s*(?=\d)", "number ", text)
-    text = re.sub(r"\b([ap])\.\s?m\.(?=\W|$)", lambda m: f"{m.group(1)} m", text, flags=re.IGNORECASE)
+    text = re.sub(r"\b([ap])\.\s?m\.(?=\W|$)", lambda m: f"{m.group(1).upper()}M", text, flags=re.IGNORECASE)
     text = re.sub(r"\b(?:[A-Z]\.){2,}", lambda m: " ".join(m.group(0).replace(".", "")) + " ", text)
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
     text = re.sub(r"([$€£])\s?(\d+)(?:\.(\d{1,2}))?", _currency, text)

@@ -139,7 +139,10 @@ class Synthesis:
         if check:
             from lab import selfcheck
 
-            result.check = selfcheck.check(result.audio, self.prepared.original, self.reference).as_dict()
+            # The spelled-out text is what the engine was asked to say; eval's WER normaliser maps both
+            # "five dollars" and the ASR's "$5" to the same form.
+            spoken = " ".join(self.prepared.sentences)
+            result.check = selfcheck.check(result.audio, spoken, self.reference).as_dict()
         return result
 
 
