@@ -60,13 +60,14 @@ def decode(data: bytes, label: str, max_seconds: float) -> tuple[np.ndarray, int
 def encode(audio: Audio, path: Path) -> None:
     """Write ``audio`` to ``path`` in the format its suffix names (see SOUNDFILE_FORMATS, AV_FORMATS)."""
     suffix = path.suffix.lower().lstrip(".")
-    if suffix == "wav":
-        sf.write(path, audio.samples, audio.sample_rate, format="WAV", subtype="FLOAT")
-    elif suffix == "mp3":
+    if suffix == "mp3":
         audio = audio.resample(_nearest_rate(audio.sample_rate, MP3_RATES))
-        sf.write(path, audio.samples, audio.sample_rate, format="MP3")
-    elif suffix in SOUNDFILE_FORMATS:
-        sf.write(path, audio.samples, audio.sample_rate, format=SOUNDFILE_FORMATS[suffix])
+    if suffix in SOUNDFILE_FORMATS:
+        subtype = "FLOAT" if suffix == "wav" else None
+        with sf.SoundFile(path, "w", audio.sample_rate, 1, subtype, format=SOUNDFILE_FORMATS[suffix]) as out:
+            # one second per call: libsndfile 1.2.2 crashes writing a minute of Vorbis in one call
+            for start in range(0, len(audio.samples), audio.sample_rate):
+                out.write(audio.samples[start : start + audio.sample_rate])
     elif suffix in AV_FORMATS:
         _encode_av(audio, path, *AV_FORMATS[suffix])
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -69,3 +71,20 @@ def test_wav_bytes_round_trip() -> None:
     loaded = audio.load(audio.to_wav_bytes(original))
     assert loaded.sample_rate == 22050
     np.testing.assert_allclose(loaded.samples, original.samples, atol=1 / 32768 + 1e-7)
+
+
+def test_long_vorbis_file_saves(tmp_path: Path) -> None:
+    """libsndfile 1.2.2 segfaults writing ~3M Vorbis samples in one call; save() writes in blocks.
+
+    Runs in a subprocess so that a crash fails this test instead of killing the test run.
+    """
+    script = (
+        "import sys, numpy as np\n"
+        "from lab import audio\n"
+        "noise = np.random.default_rng(0).standard_normal(48000 * 65).astype(np.float32) * 0.1\n"
+        "print(audio.load(audio.save(audio.Audio(noise, 48000), sys.argv[1])).duration)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "long.ogg")], capture_output=True, text=True,
+                          cwd=Path(__file__).parent.parent, timeout=120)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert float(done.stdout) == pytest.approx(65.0, abs=0.01)
