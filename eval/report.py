@@ -96,10 +96,9 @@ def markdown(report: Report) -> str:
                      [(c.metric, c.model, c.system_a, c.system_b, c.n_pairs, number(c.mean_difference),
                        f"[{number(c.ci_low)}, {number(c.ci_high)}]", number(c.wilcoxon_p, 4))
                       for c in report.comparisons]), "\n## Worst utterances\n"]
-    for metric in report.metrics:
-        worst = summary.worst_rows(report.rows, metric, _higher_is_better(metric), WORST_PER_METRIC)
+    for metric, model, worst in _worst(report):
         if worst:
-            out.append(f"\n### {_md(metric)}\n")
+            out.append(f"\n### {_md(metric)} ({_md(model)})\n")
             out.append(_md_table(["system", "id", "value", "model", "expected / transcript"],
                                  [(r["system"], r["id"], number(summary.metric_value(r, metric)),
                                    summary.model_of(r, metric), _transcript_text(r)) for r in worst]))
@@ -143,16 +142,20 @@ def _plots(report: Report) -> Html:
 def _worst_html(report: Report, clips: _ClipEmbedder) -> Html:
     parts = [f"<p>Up to {WORST_PER_METRIC} per metric; audio embedded for the first {MAX_AUDIO_CLIPS} "
              f"utterances, at most {CLIP_SECONDS:.0f} s each at {CLIP_RATE // 1000} kHz.</p>"]
-    for metric in report.metrics:
-        worst = summary.worst_rows(report.rows, metric, _higher_is_better(metric), WORST_PER_METRIC)
-        if not worst:
-            continue
+    for metric, model, worst in _worst(report):
         rows = [(r["system"], r["id"], number(summary.metric_value(r, metric)), summary.model_of(r, metric),
                  clips.tag(r), _transcript_html(r)) for r in worst]
-        parts.append(f"<h3>{esc(metric)}</h3>")
+        parts.append(f"<h3>{esc(metric)} ({esc(model)})</h3>")
         parts.append(report_html.table(["system", "id", "value", "model", "audio", "expected vs transcript"], rows,
                                        numeric=(2,)))
     return Html("".join(parts))
+
+
+def _worst(report: Report) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """(metric, model, worst rows) per metric and model: values of different models are not ranked together."""
+    return [(metric, model, summary.worst_rows(report.rows, metric, model, _higher_is_better(metric),
+                                               WORST_PER_METRIC))
+            for metric in report.metrics for model in summary.models_of(report.rows, metric)]
 
 
 class _ClipEmbedder:
@@ -249,7 +252,7 @@ def _unit(metric: str) -> str:
 
 def _md(text: Any) -> str:
     """Escape text for a Markdown table cell or line (no raw HTML, no table breaks)."""
-    return html.escape(str(text)).replace("|", "\\|").replace("\n", " ").replace("`", "&#96;")
+    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ").replace("`", "&#96;")
 
 
 def _md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -60,6 +60,11 @@ class Comparison:
     wilcoxon_p: float
 
 
+def models_of(rows: Sequence[dict[str, Any]], metric: str) -> list[str]:
+    """Models that produced finite values of ``metric``, in order of first appearance."""
+    return list(dict.fromkeys(model_of(r, metric) for r in rows if math.isfinite(metric_value(r, metric))))
+
+
 def metric_value(row: dict[str, Any], metric: str) -> float:
     """The row's value of ``metric`` (NaN when missing, failed, skipped or stored as null)."""
     entry = row.get("metrics", {}).get(metric)
@@ -166,9 +171,11 @@ def compare_systems(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> l
     return out
 
 
-def worst_rows(rows: Sequence[dict[str, Any]], metric: str, higher_is_better: bool, k: int) -> list[dict[str, Any]]:
-    """The ``k`` rows with the worst finite value of ``metric`` (ties: manifest order)."""
-    scored = [r for r in rows if math.isfinite(metric_value(r, metric))]
+def worst_rows(
+    rows: Sequence[dict[str, Any]], metric: str, model: str, higher_is_better: bool, k: int
+) -> list[dict[str, Any]]:
+    """The ``k`` rows with the worst finite value of ``metric`` from ``model`` (ties: manifest order)."""
+    scored = [r for r in rows if math.isfinite(metric_value(r, metric)) and model_of(r, metric) == model]
     sign = 1.0 if higher_is_better else -1.0
     return sorted(scored, key=lambda r: (sign * metric_value(r, metric), r["line"]))[:k]
 
@@ -185,10 +192,10 @@ def delay_notes(rows: Sequence[dict[str, Any]], metrics: Sequence[str], min_ms: 
                 delays.append(abs(delay))
                 removed += bool(details.get("delay_removed"))
         if delays:
-            action = (f"removed before scoring on {removed}" if removed
-                      else "estimated but not removed (the metric aligns internally) on")
+            action = (f"found and removed before scoring on {removed} of {len(delays)} utterance(s)" if removed
+                      else f"found on {len(delays)} utterance(s) and left to the metric's own time alignment")
             notes.append(f"{metric}: a constant delay between reference and output was {action} "
-                         f"{len(delays)} utterance(s) (median {np.median(delays):.1f} ms, max {max(delays):.1f} ms).")
+                         f"(|delay| median {np.median(delays):.1f} ms, max {max(delays):.1f} ms).")
     return notes
 
 
