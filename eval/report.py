@@ -159,27 +159,27 @@ def _worst(report: Report) -> list[tuple[str, str, list[dict[str, Any]]]]:
 
 
 class _ClipEmbedder:
-    """Audio data URIs for report rows, each clip encoded once, at most MAX_AUDIO_CLIPS in total."""
+    """Audio players for report rows: each clip embedded once (later cells link to it), at most MAX_AUDIO_CLIPS."""
 
     def __init__(self, audio_paths: dict[tuple[str, str], Path]) -> None:
         self.audio_paths = audio_paths
-        self.uris: dict[tuple[str, str], str | None] = {}
+        self.anchors: dict[tuple[str, str], str | None] = {}
 
     def tag(self, row: dict[str, Any]) -> Html:
         from lab.audio import AudioError, load, to_wav_bytes
 
         key = (row["system"], row["id"])
-        if key not in self.uris:
-            path = self.audio_paths.get(key)
-            uri = None
-            if path is not None and len(self.uris) < MAX_AUDIO_CLIPS:
-                try:
-                    clip = load(path).resample(CLIP_RATE).slice(0.0, CLIP_SECONDS)
-                    uri = plots.data_uri(to_wav_bytes(clip), "audio/wav")
-                except AudioError as exc:
-                    log.warning("report: cannot embed %s: %s", path, exc)
-            self.uris[key] = uri
-        return report_html.audio_tag(self.uris[key])
+        if key in self.anchors:
+            return report_html.audio_link(self.anchors[key]) if self.anchors[key] else Html("–")
+        path, uri = self.audio_paths.get(key), None
+        if path is not None and sum(1 for a in self.anchors.values() if a) < MAX_AUDIO_CLIPS:
+            try:
+                clip = load(path).resample(CLIP_RATE).slice(0.0, CLIP_SECONDS)
+                uri = plots.data_uri(to_wav_bytes(clip), "audio/wav")
+            except AudioError as exc:
+                log.warning("report: cannot embed %s: %s", path, exc)
+        self.anchors[key] = f"clip-{len(self.anchors)}" if uri else None
+        return report_html.audio_tag(uri, self.anchors[key] or "")
 
 
 def _wer_details(row: dict[str, Any]) -> dict[str, Any]:

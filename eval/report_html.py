@@ -81,13 +81,18 @@ def alignment_html(chunks: Sequence[dict[str, Any]]) -> Html:
     return Html(" ".join(parts))
 
 
-def audio_tag(uri: str | None) -> Html:
-    """An inline audio player for a data URI ("–" when there is no audio)."""
+def audio_tag(uri: str | None, anchor: str) -> Html:
+    """An inline audio player for a data URI, with an id other cells can link to ("–" without audio)."""
     if not uri:
         return Html("–")
     if not uri.startswith("data:audio/"):
         raise ValueError("audio_tag embeds data URIs only")
-    return Html(f'<audio controls preload=none src="{esc(uri)}"></audio>')
+    return Html(f'<audio id="{esc(anchor)}" controls preload=none src="{esc(uri)}"></audio>')
+
+
+def audio_link(anchor: str) -> Html:
+    """A link to a player already embedded elsewhere in the page (each clip is embedded once)."""
+    return Html(f'<a href="#{esc(anchor)}">play (embedded above)</a>')
 
 
 def image_tag(uri: str, alt: str) -> Html:

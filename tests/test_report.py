@@ -97,7 +97,9 @@ def test_reports_are_self_contained_escaped_and_play_audio(tmp_path: Path, rows:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.IGNORECASE)
     assert "<link" not in page.lower() and "@import" not in page
-    assert len(re.findall(r'<audio controls preload=none src="data:audio/wav;base64,', page)) >= 3
+    clips = re.findall(r'<audio id="clip-\d+" controls preload=none src="(data:audio/wav;base64,[^"]+)"', page)
+    assert len(clips) >= 3 and len(set(clips)) == len(clips), "each clip is embedded once"
+    assert '<a href="#clip-0">' in page
     assert len(re.findall(r'<img src="data:image/png;base64,', page)) == 3
     assert "delay between reference and output was found and removed before scoring on 8 of 8 utterance(s)" in page
     assert "whisper-base-ct2" in page and "abc123" in page and "1 of 9 rows could not be scored" in page
