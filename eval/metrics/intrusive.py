@@ -36,6 +36,10 @@ class StoiError(ValueError):
     """STOI cannot be computed for these signals (too short, or silent after alignment)."""
 
 
+class SilentSignalError(ValueError):
+    """A PESQ input is digital silence (the P.862 code would fail on it with an obscure NaN error)."""
+
+
 def pesq_mos(ref: Audio, deg: Audio, band: str = "wb") -> float:
     """PESQ MOS-LQO of ``deg`` against ``ref`` (P.862.2 wide-band or P.862 + P.862.1 narrow-band).
 
@@ -52,12 +56,16 @@ def pesq_mos(ref: Audio, deg: Audio, band: str = "wb") -> float:
 
     Raises:
         ValueError: unknown band.
+        SilentSignalError: ``ref`` or ``deg`` is digital silence.
         pesq.PesqError: no utterance found, buffer too short (the P.862 code's own checks).
     """
     if band not in PESQ_RATES:
         raise ValueError(f"PESQ band must be 'wb' or 'nb', got {band!r}")
     rate = PESQ_RATES[band]
     r, d = ref.resample(rate).samples, deg.resample(rate).samples
+    for label, x in (("reference", r), ("degraded signal", d)):
+        if not np.any(x):
+            raise SilentSignalError(f"the {label} is digital silence; PESQ needs speech in both signals")
     return float(pesq_lib.pesq(rate, r, d, band, on_error=pesq_lib.PesqError.RAISE_EXCEPTION))
 
 
@@ -97,7 +105,7 @@ def score(names: list[str], inputs: MetricInputs, model: None = None) -> dict[st
             else:
                 value = _stoi_on_aligned(aligned, extended=name == "estoi")
                 details = {**shared, "delay_removed": True, "aligned_seconds": aligned.ref.duration}
-        except (pesq_lib.PesqError, StoiError) as exc:
+        except (pesq_lib.PesqError, ValueError) as exc:  # StoiError, SilentSignalError, P.862 input errors
             results[name] = failed(name, exc)
             continue
         results[name] = MetricResult(name, value, details=details)

@@ -9,6 +9,7 @@ Registry loaders: ``load_resemblyzer`` (embedded GE2E) and ``load_speechbrain``
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import OrderedDict
 from pathlib import Path
 
@@ -80,10 +81,14 @@ class SpeechBrainEncoder(SpeakerEncoder):
 
     def __init__(self, model_dir: Path) -> None:
         super().__init__()
-        from speechbrain.inference.speaker import EncoderClassifier
+        from speechbrain.inference.classifiers import EncoderClassifier
 
-        # savedir=None: SpeechBrain uses the files in place (no symlinks into the working directory).
-        self.classifier = EncoderClassifier.from_hparams(source=str(model_dir), run_opts={"device": "cpu"})
+        # The hub's hyperparams.yaml points `pretrained_path` at the hub repository: point it at this folder,
+        # so the weights load from here offline. savedir=None: the files are used in place (no symlinks).
+        hparams = (model_dir / "hyperparams.yaml").read_text(encoding="utf-8")
+        overrides = {"pretrained_path": str(model_dir)} if re.search(r"^pretrained_path\s*:", hparams, re.M) else {}
+        self.classifier = EncoderClassifier.from_hparams(
+            source=str(model_dir), overrides=overrides, run_opts={"device": "cpu"})
         self.classifier.eval()
 
     def _raw_embedding(self, audio: Audio) -> np.ndarray:

@@ -1,0 +1,117 @@
+"""PESQ/STOI: P.862 conformance through our scorer, identity, delay removal, resampling, failures."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eval.metrics import MetricInputs, Scorer
+from eval.metrics.align import align, estimate_delay
+from eval.metrics.intrusive import pesq_mos, stoi_score
+from lab import audio
+from lab.audio import Audio
+
+P862 = Path(__file__).resolve().parents[2] / "shared" / "data" / "p862"
+P862_TABLE = P862 / "voipref_8k.txt"
+
+
+def _p862_rows() -> list[tuple[str, str, float]]:
+    if not P862_TABLE.is_file():
+        return []
+    rows = [line.split("\t") for line in P862_TABLE.read_text().splitlines()[1:] if line.strip()]
+    return [(Path(ref).name, Path(deg).name, float(score)) for ref, deg, _rate, score in rows]
+
+
+def _raw_p862(mos_lqo: float) -> float:
+    """Inverse P.862.1 mapping: MOS-LQO back to the raw P.862 score (see the data README)."""
+    return (4.6607 - math.log(4.0 / (mos_lqo - 0.999) - 1.0)) / 1.4945
+
+
+@pytest.fixture(scope="module")
+def scorer() -> Scorer:
+    return Scorer()
+
+
+@pytest.fixture(scope="module")
+def speech(speech_set) -> Audio:
+    return speech_set[1].audio  # joe_01, 16 kHz, ~3.2 s
+
+
+def _delayed(x: Audio, seconds: float, noise: float = 0.0) -> Audio:
+    """``x`` delayed by ``seconds`` (negative: advanced), same length, plus white noise of std ``noise``."""
+    n = round(abs(seconds) * x.sample_rate)
+    s = x.samples
+    out = np.concatenate([np.zeros(n, np.float32), s])[: len(s)] if seconds >= 0 else np.concatenate(
+        [s[n:], np.zeros(n, np.float32)])
+    out = out + noise * np.random.default_rng(1).standard_normal(len(out)).astype(np.float32)
+    return Audio(out.astype(np.float32), x.sample_rate)
+
+
+@pytest.mark.skipif(not _p862_rows(), reason=f"P.862 conformance data not found at {P862}")
+@pytest.mark.parametrize(("ref_name", "deg_name", "expected"), _p862_rows(), ids=lambda v: str(v))
+def test_p862_conformance_through_scorer(scorer: Scorer, ref_name: str, deg_name: str, expected: float) -> None:
+    ref, deg = audio.load(P862 / ref_name), audio.load(P862 / deg_name)
+    result = scorer.score(MetricInputs(deg, ref=ref), ["pesq_nb"])["pesq_nb"]
+    assert result.error is None, result.error
+    assert abs(_raw_p862(result.value) - expected) <= 0.001
+
+
+def test_identical_signals_score_the_maximum(scorer: Scorer, speech: Audio) -> None:
+    results = scorer.score(MetricInputs(speech, ref=speech), ["pesq_wb", "pesq_nb", "stoi", "estoi"])
+    assert results["pesq_wb"].value == pytest.approx(4.64, abs=0.01)
+    assert results["pesq_nb"].value == pytest.approx(4.55, abs=0.01)
+    assert results["stoi"].value == pytest.approx(1.0, abs=1e-6)
+    assert results["estoi"].value == pytest.approx(1.0, abs=1e-6)
+    assert results["stoi"].details["delay_ms"] == 0.0
+
+
+@pytest.mark.parametrize("delay_s", [0.2, -0.15, 0.0137, 0.45])
+def test_delay_is_found_and_removed_for_stoi(scorer: Scorer, speech: Audio, delay_s: float) -> None:
+    aligned_score, _ = stoi_score(speech, _delayed(speech, 0.0, noise=0.01))
+    result = scorer.score(MetricInputs(_delayed(speech, delay_s, noise=0.01), ref=speech), ["stoi"])["stoi"]
+    assert result.details["delay_ms"] == pytest.approx(1000 * delay_s, abs=0.1)
+    assert result.details["delay_removed"] is True
+    assert result.value == pytest.approx(aligned_score, abs=0.01)
+
+
+def test_delay_is_recorded_but_left_to_pesq(scorer: Scorer, speech: Audio) -> None:
+    deg = _delayed(speech, 0.05, noise=0.001)
+    result = scorer.score(MetricInputs(deg, ref=speech), ["pesq_wb"])["pesq_wb"]
+    assert result.details == {"delay_ms": pytest.approx(50.0, abs=0.1), "delay_removed": False,
+                              "alignment": "P.862 internal time alignment"}
+    assert result.value == pesq_mos(speech, deg, "wb")  # the inputs reached P.862 untouched
+
+
+@pytest.mark.parametrize("deg_rate", [8000, 22050, 48000])
+def test_other_rates_are_resampled_to_the_metric_rate(speech: Audio, deg_rate: int) -> None:
+    deg = _delayed(speech, 0.1).resample(deg_rate)
+    alignment = align(speech, deg, 16000)
+    assert alignment.delay_ms == pytest.approx(100.0, abs=0.2)
+    assert alignment.ref.sample_rate == alignment.deg.sample_rate == 16000
+    assert len(alignment.ref.samples) == len(alignment.deg.samples)
+    floor = 0.9 if deg_rate == 8000 else 0.99  # 8 kHz loses the 4-5 kHz band STOI still sees
+    assert stoi_score(speech, deg)[0] > floor
+
+
+def test_estimate_delay_needs_equal_rates(speech: Audio) -> None:
+    with pytest.raises(ValueError, match="equal rates"):
+        estimate_delay(speech, speech.resample(8000))
+
+
+@pytest.mark.parametrize("metric", ["pesq_wb", "pesq_nb", "stoi", "estoi"])
+def test_too_short_audio_fails_with_nan_and_a_message(scorer: Scorer, speech: Audio, metric: str) -> None:
+    short = speech.slice(1.0, 1.1)
+    result = scorer.score(MetricInputs(short, ref=short), [metric])[metric]
+    assert math.isnan(result.value)
+    assert result.error and len(result.error) > 10
+    assert result.skipped is None
+
+
+def test_silent_output_fails_pesq_instead_of_scoring_zero(scorer: Scorer, speech: Audio) -> None:
+    silent = Audio(np.zeros_like(speech.samples), speech.sample_rate)
+    result = scorer.score(MetricInputs(silent, ref=speech), ["pesq_wb"])["pesq_wb"]
+    assert math.isnan(result.value)
+    assert result.error.startswith("SilentSignalError: the degraded signal is digital silence")
