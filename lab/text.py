@@ -120,6 +120,7 @@ def normalize(text: str) -> str:
     text = re.sub(r"\bNo\.\s*(?=\d)", "number ", text)
     text = re.sub(r"\b([ap])\.\s?m\.(?=\W|$)", lambda m: f"{m.group(1).upper()}M", text, flags=re.IGNORECASE)
     text = re.sub(r"\b(?:[A-Z]\.){2,}", lambda m: " ".join(m.group(0).replace(".", "")) + " ", text)
+    text = re.sub(r"\b\d{1,3}(?:,\d{3})+\b(?!\.\d)", lambda m: num2words(int(m.group(0).replace(",", ""))), text)
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
     text = re.sub(r"([$€£])\s?(\d+)(?:\.(\d{1,2}))?", _currency, text)
     text = re.sub(r"(\d+(?:\.\d+)?)\s?%", lambda m: f"{_number(m.group(1))} percent", text)
@@ -144,7 +145,7 @@ def split_sentences(text: str, max_chars: int = MAX_SENTENCE_CHARS) -> list[str]
     Returns:
         Non-empty sentences in order, each stripped.
     """
-    pieces = re.split(r"(?<=[.!?…])[\"'”’)\]]*\s+|\n\s*\n", text)
+    pieces = re.split(r"(?:(?<=[.!?…])|(?<=[.!?…][\"'”’)\]]))\s+|\n\s*\n", text)
     sentences: list[str] = []
     for piece in (p.strip() for p in pieces):
         if not re.search(r"\w", piece or ""):
