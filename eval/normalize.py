@@ -5,6 +5,10 @@ normaliser: case, punctuation, contractions, titles, spelled-out numbers and
 currencies to digits, fillers removed). Its British->American spelling table
 is not part of transformers (it ships with hub tokenizers), so it is read from
 the ``whisper-normalizer`` package, which carries the same ``english.json``.
+
+One extension: the Whisper rules leave lone punctuation tokens behind in a few
+cases ("Hello..." -> "hello .", "uh, um..." -> "."), which would count as
+inserted words. Tokens without a letter or digit are dropped.
 """
 
 from __future__ import annotations
@@ -35,4 +39,4 @@ def normalize_text(text: str) -> str:
     Returns:
         Lower-case words separated by single spaces (may be empty).
     """
-    return _normalizer()(text)
+    return " ".join(word for word in _normalizer()(text).split() if any(ch.isalnum() for ch in word))

@@ -98,7 +98,9 @@ def skipped(name: str, reason: str) -> MetricResult:
 
 def failed(name: str, exc: BaseException, model: str | None = None) -> MetricResult:
     """A metric that raised: NaN with the exception's type and message."""
-    return MetricResult(name, math.nan, model=model, error=f"{type(exc).__name__}: {exc}")
+    # The P.862 code raises with bytes messages: decode them rather than show b'...'.
+    message = " ".join(a.decode(errors="replace") if isinstance(a, bytes) else str(a) for a in exc.args) or str(exc)
+    return MetricResult(name, math.nan, model=model, error=f"{type(exc).__name__}: {message}")
 
 
 _MOS = (1.0, 5.0)
