@@ -178,11 +178,11 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
             "p99": float(np.percentile(ms, 99)), "max": float(ms.max())}
 
 
-def run_load(raters: int, votes: int, workdir: Path, kill_after: int | None = None) -> dict:
+def run_load(raters: int, votes: int, workdir: Path, kill_after: int | None = None, n_utterances: int = 24) -> dict:
     """Run the whole scenario; returns counts, checks and latency percentiles."""
     db_path = workdir / "listening.db"
     db_url = f"sqlite:///{db_path}"
-    created = create_fixture_test(db_url, votes)
+    created = create_fixture_test(db_url, votes, n_utterances)
     server = Server(db_url, free_port(), workdir / "server.log")
     server.start()
     tally, deadline = Tally(), time.monotonic() + 600
