@@ -36,7 +36,8 @@ def riff_header(rate: int, data_bytes: int, channels: int = 1, bits: int = 16) -
     """A PCM WAV header that declares ``data_bytes`` of samples."""
     align = channels * bits // 8
     fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * align, align, bits)
-    return (b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt
+    riff_size = min(36 + data_bytes, 0xFFFFFFFF)
+    return (b"RIFF" + struct.pack("<I", riff_size) + b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt
             + b"data" + struct.pack("<I", data_bytes))
 
 
@@ -102,6 +103,8 @@ WITH_NAN[100] = np.nan
 WITH_INF = TONE.samples.copy()
 WITH_INF[-1] = np.inf
 STEREO = np.stack([0.8 * TONE.samples, 0.4 * TONE.samples], axis=1)
+# written to a pipe (ffmpeg, sox): the sizes stay 0xFFFFFFFF because the header cannot be patched afterwards
+STREAMED_WAV = riff_header(RATE, 0xFFFFFFFF) + (TONE.samples * 32767).astype("<i2").tobytes()
 HOURS_DECLARED = riff_header(8000, 8000 * 2 * 3600 * 5) + bytes(16000)  # header says 5 h, 1 s present
 PNG = b"\x89PNG\r\n\x1a\n" + np.random.default_rng(1).bytes(3000)
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + np.random.default_rng(2).bytes(3000)
@@ -137,6 +140,7 @@ CASES = [
     Case("pcm-u8", lambda d: wav_bytes(TONE.samples, subtype="PCM_U8"), check=equals(TONE.samples, 1 / 128)),
     Case("pcm-24", lambda d: wav_bytes(TONE.samples, subtype="PCM_24"), check=equals(TONE.samples, 2**-22)),
     Case("float-beyond-full-scale", lambda d: wav_bytes(4 * TONE.samples), check=equals(2 * TONE.samples, 1e-6)),
+    Case("streamed-wav-unknown-size", lambda d: STREAMED_WAV, check=equals(TONE.samples, 2 / 32768)),
     Case("one-sample", lambda d: wav_bytes(np.array([0.25], np.float32)), check=equals(np.array([0.25]), 0)),
     Case("directory", lambda d: d / "a_folder", error="'a_folder' is a folder, not an audio file"),
     Case("missing-path", lambda d: d / "nowhere.wav", error="No audio file at 'nowhere.wav'"),
