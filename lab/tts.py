@@ -94,6 +94,7 @@ class Synthesis:
         self.prepared, self.loaded, self.voice, self.reference = prepared, loaded, voice, reference
         self.options, self.started, self.setup_seconds = options, started, setup_seconds
         self._parts: list[Audio] = []
+        self._iterator: Iterator[Audio] | None = None
         self._sentence_seconds: list[float] = []
         self._first: float | None = None
         self._finished: float | None = None
@@ -105,7 +106,15 @@ class Synthesis:
         return self.loaded.model
 
     def parts(self) -> Iterator[Audio]:
-        """Synthesise sentence by sentence, yielding each sentence's Audio as soon as it exists."""
+        """Synthesise sentence by sentence, yielding each sentence's Audio as soon as it exists.
+
+        There is one synthesis per job: calling parts() again continues where the last call stopped.
+        """
+        if self._iterator is None:
+            self._iterator = self._synthesise()
+        return self._iterator
+
+    def _synthesise(self) -> Iterator[Audio]:
         engine, opts = self.engine, dict(self.options)
         seed = opts.pop("seed", None)
         speed = opts.pop("speed", 1.0)
