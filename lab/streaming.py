@@ -114,8 +114,8 @@ class StreamSession:
         wait = chunk_in_conv - math.gcd(chunk_in_conv, conv.hop_samples)  # worst residue of chunk vs hop grids
         buffering_ms = 1000 * wait / conv.sample_rate
         if self.resampling:
-            buffering_ms += resampler_delay_ms(self.client_rate, conv.sample_rate)
-            buffering_ms += resampler_delay_ms(conv.sample_rate, self.client_rate)
+            buffering_ms += resampler_delay_ms(self.client_rate, conv.sample_rate, self.chunk_samples)
+            buffering_ms += resampler_delay_ms(conv.sample_rate, self.client_rate, conv.hop_samples)
         lookahead_ms = 1000 * conv.lookahead_samples / conv.sample_rate
         return LatencyBudget(hop_ms=1000 * self.hop_seconds, lookahead_ms=lookahead_ms, buffering_ms=buffering_ms)
 
@@ -196,13 +196,14 @@ def _resampler(from_rate: int, to_rate: int) -> soxr.ResampleStream:
 
 
 @lru_cache(maxsize=16)
-def resampler_delay_ms(from_rate: int, to_rate: int) -> float:
-    """Measured time a streaming soxr resampler withholds (ms), from 1 s of noise in 20 ms chunks."""
+def resampler_delay_ms(from_rate: int, to_rate: int, chunk_samples: int) -> float:
+    """Measured time a streaming soxr resampler withholds (ms) when fed ``chunk_samples`` at a time."""
     stream = _resampler(from_rate, to_rate)
-    chunk = from_rate // 50
     rng = np.random.default_rng(0)
-    produced = sum(len(stream.resample_chunk(rng.standard_normal(chunk).astype(np.float32))) for _ in range(50))
-    return max(0.0, 1000 * (1.0 - produced / to_rate))
+    n_chunks = max(20, from_rate // chunk_samples)
+    produced = sum(len(stream.resample_chunk(rng.standard_normal(chunk_samples).astype(np.float32)))
+                   for _ in range(n_chunks))
+    return max(0.0, 1000 * (n_chunks * chunk_samples / from_rate - produced / to_rate))
 
 
 def stream_audio(session: StreamSession, source: Audio) -> tuple[Audio, StreamState]:

@@ -1,0 +1,56 @@
+"""lab.live_sessions: the admission controller refuses what does not fit, and gives back what it took."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lab.audio import Audio
+from lab.live_sessions import Admission, Busy, TargetStore, measure_load
+from tests.toy_converters import OlaToyConverter
+
+
+@pytest.mark.parametrize(("budget", "load", "admitted"), [
+    (1.4, 0.3, 4),   # 4 x 0.3 = 1.2 fits, a fifth would need 1.5
+    (1.4, 0.7, 2),
+    (1.4, 2.0, 1),   # heavier than the budget: admitted alone, never two
+    (2.0, 0.5, 4),
+])
+def test_admits_sessions_while_their_load_fits(budget, load, admitted):
+    admission = Admission(budget=budget, max_sessions=0)
+    leases = [admission.admit(load) for _ in range(admitted)]
+    with pytest.raises(Busy, match="busy"):
+        admission.admit(load)
+    assert admission.active == admitted
+    for lease in leases:
+        lease.release()
+        lease.release()  # idempotent: a double release cannot free someone else's share
+    assert admission.active == 0 and admission.used == 0
+
+
+def test_session_cap_applies_regardless_of_load():
+    admission = Admission(budget=100.0, max_sessions=3)
+    leases = [admission.admit(0.01) for _ in range(3)]
+    with pytest.raises(Busy):
+        admission.admit(0.01)
+    leases[0].release()
+    admission.admit(0.01)
+
+
+def test_measured_load_reflects_compute_per_hop():
+    light = measure_load(OlaToyConverter(hop_samples=320), np.zeros(16000, np.float32), hops=10)
+    heavy = measure_load(OlaToyConverter(hop_samples=320, sleep_s=0.010), np.zeros(16000, np.float32), hops=10)
+    assert light < 0.1
+    assert 0.5 <= heavy < 1.0  # 10 ms of work per 20 ms hop
+
+
+def test_target_store_evicts_the_oldest_and_rejects_unknown_tokens():
+    store = TargetStore(capacity=2)
+    speech = Audio(np.zeros(16000, np.float32), 16000)
+    first, second, third = (store.add("toy", {"n": i}, speech) for i in range(3))
+    assert store.get(third)[1] == {"n": 2} and store.get(second)[1] == {"n": 1}
+    with pytest.raises(KeyError):
+        store.get(first)
+    with pytest.raises(KeyError):
+        store.get("../../etc/passwd")
+    assert len({first, second, third}) == 3 and all(len(t) >= 20 for t in (first, second, third))

@@ -1,0 +1,229 @@
+"""The low-latency live path: a WebSocket audio route plus the small HTTP API its page uses.
+
+Protocol (``/live/ws``): the client sends a JSON hello ``{"type": "hello",
+"sample_rate": 48000, "target_id": TOKEN, "chunk_ms": 20, "format": "f32"}``;
+the server answers ``{"type": "ready", ...latency budget}`` or ``{"type":
+"error"|"busy", "message": ...}`` and closes. Then binary frames of mono PCM
+(little-endian float32 or int16) flow in both directions; the server sends
+``{"type": "stats", ...}`` twice a second and accepts ``{"type":
+"client_stats", "underruns": N, "buffer_ms": X}``. Targets are prepared from an
+uploaded reference by ``POST /live/reference`` (raw audio bytes), which
+returns the token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
+
+from lab.audio import Audio, AudioError
+from lab.live_sessions import Admission, Busy, TargetStore, measure_load
+from lab.models import ModelUnavailable
+from lab.streaming import StreamError, StreamSession
+
+log = logging.getLogger(__name__)
+
+MAX_REFERENCE_BYTES = 20 * 1024 * 1024
+CHUNK_MS_CHOICES = (10, 20, 40, 80)
+FORMATS = {"f32": np.dtype("<f4"), "s16": np.dtype("<i2")}
+HELLO_TIMEOUT_S = 10.0
+STATS_EVERY_S = 0.5
+
+
+class ProtocolError(ValueError):
+    """A client message that breaks the protocol; the message is sent back before closing."""
+
+
+@dataclass
+class LiveService:
+    """Everything the live routes share: converter backend, admission control, prepared targets.
+
+    Args:
+        backend: an object with ``prepare_target(Audio, engine) -> Target`` and
+            ``streamer(Target, engine, chunk_ms) -> StreamingConverter`` (the module lab.convert).
+        default_engine: engine used when a client names none.
+    """
+
+    backend: Any
+    default_engine: str = "world-knn"
+    admission: Admission = field(default_factory=Admission)
+    targets: TargetStore = field(default_factory=TargetStore)
+    loads: dict[tuple[str, int], float] = field(default_factory=dict)
+
+    async def prepare_reference(self, data: bytes, engine: str) -> dict[str, Any]:
+        """Clean (lab.reference) and prepare an uploaded reference; returns ``{"target_id", ...}``."""
+        from lab import reference
+
+        cleaned = await asyncio.to_thread(lambda: reference.prepare(reference.load(data), measure_quality=False))
+        return await self._register(cleaned.audio, engine, warnings=cleaned.warnings)
+
+    async def prepare_voice(self, name: str, engine: str) -> dict[str, Any]:
+        """Prepare an enrolled voice of lab.voices by name; returns ``{"target_id", ...}``."""
+        from lab import voices
+
+        return await self._register(await asyncio.to_thread(lambda: voices.get_voice(name).audio()), engine)
+
+    async def _register(self, speech: Audio, engine: str, warnings: list[str] | None = None) -> dict[str, Any]:
+        target = await asyncio.to_thread(self.backend.prepare_target, speech, engine)
+        token = self.targets.add(engine, target, speech.slice(0.0, 3.0))
+        return {"target_id": token, "duration_s": round(speech.duration, 2), "engine": engine,
+                "warnings": warnings or []}
+
+    async def open_session(self, hello: dict[str, Any]) -> tuple[StreamSession, Any, np.dtype]:
+        """Validate a hello, build the converter and claim capacity.
+
+        Raises:
+            ProtocolError: malformed hello or unknown target. Busy: no capacity left.
+        """
+        rate, chunk_ms, fmt = hello.get("sample_rate"), hello.get("chunk_ms", 20), hello.get("format", "f32")
+        if not isinstance(rate, int) or not 8000 <= rate <= 192000:
+            raise ProtocolError(f"hello.sample_rate must be an integer 8000-192000 Hz, got {rate!r}.")
+        if chunk_ms not in CHUNK_MS_CHOICES:
+            raise ProtocolError(f"hello.chunk_ms must be one of {CHUNK_MS_CHOICES}, got {chunk_ms!r}.")
+        if fmt not in FORMATS:
+            raise ProtocolError(f"hello.format must be one of {sorted(FORMATS)}, got {fmt!r}.")
+        try:
+            engine, target, speech = self.targets.get(str(hello.get("target_id")))
+        except KeyError:
+            raise ProtocolError("Unknown target voice: upload a reference (or pick a voice) again.") from None
+        converter = await asyncio.to_thread(self.backend.streamer, target, engine, chunk_ms)
+        key = (engine, chunk_ms)
+        if key not in self.loads:  # measured once per engine and hop, on the first client's own voice sample
+            probe = await asyncio.to_thread(self.backend.streamer, target, engine, chunk_ms)
+            speech_at_rate = speech.resample(converter.sample_rate).samples
+            self.loads[key] = await asyncio.to_thread(measure_load, probe, speech_at_rate)
+            log.info("live load of %s at %d ms: %.3f cores per session", engine, chunk_ms, self.loads[key])
+        lease = self.admission.admit(self.loads[key])
+        session = StreamSession(converter, client_rate=rate, chunk_samples=round(rate * chunk_ms / 1000))
+        return session, lease, FORMATS[fmt]
+
+
+async def _send_json(ws: WebSocket, payload: dict[str, Any]) -> None:
+    await ws.send_text(json.dumps(payload, allow_nan=False, default=float))
+
+
+async def _decode_frame(data: bytes, dtype: np.dtype, session: StreamSession) -> np.ndarray:
+    if len(data) % dtype.itemsize:
+        raise ProtocolError(f"A binary frame of {len(data)} bytes is not whole {dtype.itemsize}-byte samples.")
+    if len(data) // dtype.itemsize > session.max_chunk_samples:
+        raise ProtocolError(f"A frame of {len(data) // dtype.itemsize} samples is too large: at most "
+                            f"{session.max_chunk_samples} samples (1 s) per frame.")
+    x = np.frombuffer(data, dtype=dtype)
+    return (x.astype(np.float32) / 32768.0) if dtype.kind == "i" else x.astype(np.float32)
+
+
+def _finite_report(report: dict[str, Any]) -> dict[str, Any]:
+    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in report.items()}
+
+
+async def serve_socket(ws: WebSocket, service: LiveService) -> None:
+    """Run one live stream from hello to disconnect; always releases its capacity."""
+    await ws.accept()
+    lease = None
+    try:
+        try:
+            hello = json.loads(await asyncio.wait_for(ws.receive_text(), HELLO_TIMEOUT_S))
+            if not isinstance(hello, dict) or hello.get("type") != "hello":
+                raise ProtocolError('The first message must be a JSON hello: {"type": "hello", ...}.')
+            session, lease, dtype = await service.open_session(hello)
+        except Busy as exc:
+            await _send_json(ws, {"type": "busy", "message": str(exc)})
+            await ws.close(code=1013)
+            return
+        except (ProtocolError, json.JSONDecodeError, TimeoutError, AudioError, ModelUnavailable) as exc:
+            await _send_json(ws, {"type": "error", "message": str(exc) or "No hello received in time."})
+            await ws.close(code=1008)
+            return
+        await _send_json(ws, {"type": "ready", **_finite_report(session.report(session.initial_state()))})
+        await _stream(ws, session, dtype)
+    except WebSocketDisconnect:
+        log.info("live client disconnected")
+    finally:
+        if lease is not None:
+            lease.release()
+
+
+async def _stream(ws: WebSocket, session: StreamSession, dtype: np.dtype) -> None:
+    state = session.initial_state()
+    last_stats = time.monotonic()
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        try:
+            if message.get("bytes") is not None:
+                x = await _decode_frame(message["bytes"], dtype, session)
+                try:
+                    y, state = await asyncio.to_thread(session.step, x, state)
+                except StreamError as exc:  # e.g. NaN: drop the frame, keep the stream and its timeline
+                    await _send_json(ws, {"type": "error", "message": f"{exc} The frame was replaced by silence."})
+                    y = np.zeros(len(x), np.float32)
+                if len(y):
+                    await ws.send_bytes((y * 32767).astype("<i2").tobytes() if dtype.kind == "i"
+                                        else y.astype("<f4").tobytes())
+            else:
+                reply = _handle_text(json.loads(message.get("text") or "null"), session, state)
+                if reply:
+                    await _send_json(ws, reply)
+        except (ProtocolError, json.JSONDecodeError) as exc:
+            await _send_json(ws, {"type": "error", "message": str(exc), "fatal": True})
+            await ws.close(code=1008)
+            return
+        if time.monotonic() - last_stats >= STATS_EVERY_S:
+            last_stats = time.monotonic()
+            await _send_json(ws, {"type": "stats", **_finite_report(session.report(state))})
+
+
+def _handle_text(msg: Any, session: StreamSession, state: Any) -> dict[str, Any] | None:
+    if not isinstance(msg, dict):
+        raise ProtocolError("Text messages must be JSON objects.")
+    if msg.get("type") == "hello":
+        if msg.get("sample_rate") != session.client_rate:
+            raise ProtocolError(f"The sample rate changed mid-stream ({session.client_rate} Hz -> "
+                                f"{msg.get('sample_rate')} Hz). Stop and start again to use the new rate.")
+    elif msg.get("type") == "client_stats":
+        underruns = msg.get("underruns")
+        if isinstance(underruns, int) and underruns >= 0:
+            state.client_underruns = underruns
+    elif msg.get("type") == "ping":
+        return {"type": "pong", "t": msg.get("t") if isinstance(msg.get("t"), int | float) else None}
+    else:
+        raise ProtocolError(f"Unknown message type {msg.get('type')!r}.")
+    return None
+
+
+def add_api_routes(app: FastAPI, service: LiveService) -> None:
+    """Register ``POST /live/reference``, ``POST /live/voice`` and ``WS /live/ws`` on ``app``."""
+
+    @app.post("/live/reference")
+    async def upload_reference(request: Request, engine: str | None = None) -> JSONResponse:
+        size = int(request.headers.get("content-length") or 0)
+        if size > MAX_REFERENCE_BYTES:
+            return JSONResponse({"error": f"The reference is {size / 2**20:.0f} MB; the limit is "
+                                          f"{MAX_REFERENCE_BYTES / 2**20:.0f} MB."}, status_code=413)
+        data = await request.body()
+        try:
+            return JSONResponse(await service.prepare_reference(data, engine or service.default_engine))
+        except (AudioError, ValueError, ModelUnavailable) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+
+    @app.post("/live/voice")
+    async def use_voice(name: str, engine: str | None = None) -> JSONResponse:
+        from lab.voices import VoiceError
+
+        try:
+            return JSONResponse(await service.prepare_voice(name, engine or service.default_engine))
+        except (VoiceError, AudioError, ValueError, ModelUnavailable) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+
+    @app.websocket("/live/ws")
+    async def live_socket(ws: WebSocket) -> None:
+        await serve_socket(ws, service)
