@@ -57,7 +57,7 @@ class Scorer:
         self.requested = {"asr": asr or DEFAULT_ASR, "speaker": speaker or DEFAULT_SPEAKER, "quality": quality}
         for role, name in self.requested.items():
             if models.spec(name).role != role:
-                raise models.ModelUnavailable(f"{name!r} is a {models.spec(name).role} model, not a {role} model")
+                raise models.ModelUnavailable(f"{name!r} has role {models.spec(name).role!r}, not {role!r}")
         self.allow_fallback = allow_fallback
         self._loaded: dict[str, models.Loaded] = {}
         self._load_errors: dict[str, BaseException] = {}
