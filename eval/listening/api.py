@@ -72,7 +72,7 @@ def build_router(db_url: str | None = None) -> APIRouter:
         except rating.RatingError as exc:
             raise HTTPException(exc.status, str(exc)) from None
 
-    def owner_analysis(test_id: str, request: Request, token: str | None, exclude_flagged: bool = False) -> dict:
+    def owner_check(test_id: str, request: Request, token: str | None) -> None:
         from eval.listening import report
 
         secret = _owner_token(request, token)
@@ -81,6 +81,11 @@ def build_router(db_url: str | None = None) -> APIRouter:
                                 headers={"WWW-Authenticate": "Bearer"})
         if not report.owner_allowed(db(), _checked_id(test_id), secret):
             raise HTTPException(403, "Wrong owner token for this test.")
+
+    def owner_analysis(test_id: str, request: Request, token: str | None, exclude_flagged: bool = False) -> dict:
+        from eval.listening import report
+
+        owner_check(test_id, request, token)
         return report.analyse_test(db(), test_id, exclude_flagged=exclude_flagged)
 
     @router.get("/listen/t/{test_id}", response_class=HTMLResponse)
@@ -130,7 +135,10 @@ def build_router(db_url: str | None = None) -> APIRouter:
 
         if name not in EXPORTS:
             raise HTTPException(404, f"Exports: {', '.join(EXPORTS)}")
-        analysis = owner_analysis(test_id, request, token, exclude_flagged)
+        owner_check(test_id, request, token)
+        analysis = None
+        if name.startswith("analysis"):
+            analysis = owner_analysis(test_id, request, token, exclude_flagged)
         body = exporter.render(db(), test_id, name, analysis)
         return Response(body, media_type=EXPORTS[name],
                         headers={"Content-Disposition": f'attachment; filename="{test_id}-{name}"'})

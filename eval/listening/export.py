@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from eval.listening import report
 from eval.listening.database import Database
 from eval.listening.report import clean
 from eval.listening.schema import Clip, Item, Vote, iso_utc
@@ -77,11 +78,16 @@ def analysis_rows(analysis: dict) -> list[dict]:
     return rows
 
 
-def render(db: Database, test_id: str, name: str, analysis: dict) -> str:
-    """Text of export ``name`` (votes.csv, votes.json, analysis.csv, analysis.json)."""
+def render(db: Database, test_id: str, name: str, analysis: dict | None = None) -> str:
+    """Text of export ``name`` (votes.csv, votes.json, analysis.csv, analysis.json).
+
+    ``analysis`` (from :func:`eval.listening.report.analyse_test`) is computed when not given.
+    """
     if name.startswith("votes"):
-        rows = vote_rows(db, test_id, set(analysis.get("flagged_raters", [])))
+        flagged = set(analysis["flagged_raters"]) if analysis else report.flagged_raters(db, test_id)
+        rows = vote_rows(db, test_id, flagged)
         return to_csv(rows) if name.endswith(".csv") else json.dumps(clean(rows), indent=1)
+    analysis = analysis or report.analyse_test(db, test_id)
     if name == "analysis.csv":
         return to_csv(analysis_rows(analysis))
     return json.dumps(clean(analysis), indent=2, allow_nan=False)

@@ -115,6 +115,12 @@ def _correlations(records: list[VoteRecord], kind: str, clips: dict, items_by_id
     return analysis.correlate(per_item, metrics)
 
 
+def flagged_raters(db: Database, test_id: str) -> set[str]:
+    """Raters of a test who failed at least one attention check."""
+    test, records, *_ = load_records(db, test_id)
+    return {row["rater"] for row in _rater_table(records, test.kind) if row["flagged"]}
+
+
 def analyse_test(db: Database, test_id: str, exclude_flagged: bool = False) -> dict:
     """The full analysis of a test (JSON-ready): summaries, raters, correlations, comments, exclusion effect."""
     test, records, clips, comments, counts = load_records(db, test_id)
