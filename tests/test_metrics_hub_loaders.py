@@ -16,6 +16,7 @@ import pytest
 
 from eval.metrics import MetricInputs, Scorer
 from lab import models
+from lab.audio import Audio
 
 pytestmark = pytest.mark.slow
 
@@ -107,6 +108,14 @@ def test_transformers_whisper_loads_from_checkpoints_and_scores(tmp_checkpoints:
     assert isinstance(result.details["transcript"], str)
     provenance = scorer.models()["asr"]
     assert (provenance["used"], provenance["location"], provenance["fallback_reason"]) == (name, "checkpoints", None)
+
+
+def test_transformers_whisper_decodes_audio_longer_than_30_s(tmp_checkpoints: Path, speech_set) -> None:
+    _save_tiny_whisper(tmp_checkpoints / "whisper-small")
+    asr = models.load("whisper-small", allow_fallback=False).model
+    long = Audio(np.tile(speech_set[0].audio.samples, 12), speech_set[0].audio.sample_rate)
+    assert long.duration > 30
+    assert isinstance(asr.transcribe(long), str)  # long-form generation path, not truncated to 30 s
 
 
 def test_speechbrain_ecapa_loads_its_own_weights_from_checkpoints(tmp_checkpoints: Path, speech_set) -> None:
