@@ -72,6 +72,7 @@ async function start() {
   const margin = Number($('margin').value);
   const playback = new AudioWorkletNode(ctx, 'playback-processor', { outputChannelCount: [1], processorOptions: {
     capacitySamples: ctx.sampleRate * 2, prefillSamples: Math.round(ctx.sampleRate * (chunkMs + margin) / 1000),
+    marginSamples: Math.round(ctx.sampleRate * margin / 1000),
     maxExtraSamples: Math.round(ctx.sampleRate * 0.1) } });
   source.connect(capture);
   playback.connect(ctx.destination);

@@ -39,6 +39,10 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     this.fill = 0;
     this.prefill = o.prefillSamples;
     this.maxFill = o.prefillSamples + o.maxExtraSamples;
+    this.margin = o.marginSamples; // the least fill worth keeping against network and compute jitter
+    this.minFill = Infinity;
+    this.sinceTrim = 0;
+    this.skip = 0;
     this.primed = false;
     this.started = false;
     this.underruns = 0;
@@ -71,16 +75,39 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     }
   }
 
+  // Latency control: the least fill seen over half a second is slack nobody needed; skip it
+  // (crossfaded over one render quantum) so a startup burst or a stall does not add delay for good.
+  trim(quantum) {
+    this.minFill = Math.min(this.minFill, this.fill);
+    this.sinceTrim += quantum;
+    if (this.sinceTrim < sampleRate / 2) return;
+    const slack = this.minFill - this.margin;
+    if (slack > quantum) this.skip = slack;
+    this.minFill = Infinity;
+    this.sinceTrim = 0;
+  }
+
   process(inputs, outputs) {
     const out = outputs[0][0];
     if (!this.primed && this.fill >= this.prefill) { this.primed = true; this.started = true; }
-    if (this.primed) {
+    const cap = this.ring.length;
+    if (this.primed && this.skip > 0 && this.fill >= this.skip + out.length) {
+      for (let i = 0; i < out.length; i++) {
+        const w = i / out.length;
+        out[i] = (1 - w) * this.ring[(this.read + i) % cap] + w * this.ring[(this.read + this.skip + i) % cap];
+      }
+      this.read = (this.read + this.skip + out.length) % cap;
+      this.fill -= this.skip + out.length;
+      this.dropped += this.skip;
+      this.skip = 0;
+    } else if (this.primed) {
       const n = Math.min(out.length, this.fill);
       for (let i = 0; i < n; i++) out[i] = this.ring[(this.read + i) % this.ring.length];
       this.read = (this.read + n) % this.ring.length;
       this.fill -= n;
       if (n < out.length) { this.underruns++; this.primed = false; }
     }
+    if (this.primed) this.trim(out.length);
     for (let i = 0; i < out.length; i++) { this.sumSq += out[i] * out[i]; }
     this.count += out.length;
     if (this.recording) {

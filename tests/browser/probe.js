@@ -1,0 +1,59 @@
+// Injected before page scripts (top frame only): records, on one AudioContext clock, what the page
+// captures from the microphone (every getUserMedia stream) and what every <audio> element plays
+// (via captureStream, which taps without rerouting). Used to measure Gradio's streaming path.
+(() => {
+  if (window.top !== window) return;
+  const probe = { input: [], output: [], ctx: null, ready: null, tapped: new WeakSet() };
+  window.__probe = probe;
+  const recorderSource = `
+    class Recorder extends AudioWorkletProcessor {
+      constructor() { super(); this.batch = []; this.frame = 0; }
+      process(inputs) {
+        const ch = inputs[0] && inputs[0][0];
+        if (!ch) return true;
+        if (this.batch.length === 0) this.frame = currentFrame;
+        this.batch.push(ch.slice());
+        if (this.batch.length >= 32) {
+          const n = this.batch.reduce((a, b) => a + b.length, 0), out = new Float32Array(n);
+          let at = 0; for (const b of this.batch) { out.set(b, at); at += b.length; }
+          this.port.postMessage({ frame: this.frame, samples: out }, [out.buffer]);
+          this.batch = [];
+        }
+        return true;
+      }
+    }
+    registerProcessor('probe-recorder', Recorder);`;
+
+  function context() {
+    if (!probe.ready) {
+      probe.ctx = new AudioContext();
+      const url = URL.createObjectURL(new Blob([recorderSource], { type: 'application/javascript' }));
+      probe.ready = probe.ctx.audioWorklet.addModule(url).then(() => probe.ctx);
+    }
+    return probe.ready;
+  }
+
+  async function tap(stream, list) {
+    const ctx = await context();
+    const node = new AudioWorkletNode(ctx, 'probe-recorder');
+    node.port.onmessage = (e) => list.push({ frame: e.data.frame, samples: Array.from(e.data.samples) });
+    ctx.createMediaStreamSource(stream).connect(node);
+    const mute = ctx.createGain(); mute.gain.value = 0; node.connect(mute).connect(ctx.destination); // keep it pulled
+  }
+
+  const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = async (constraints) => {
+    const stream = await original(constraints);
+    if (constraints && constraints.audio) tap(stream, probe.input);
+    return stream;
+  };
+  document.addEventListener('play', (e) => {
+    const el = e.target;
+    if (el instanceof HTMLAudioElement && !probe.tapped.has(el) && el.captureStream) {
+      probe.tapped.add(el);
+      const stream = el.captureStream();
+      const attach = () => { if (stream.getAudioTracks().length) tap(stream, probe.output); else setTimeout(attach, 20); };
+      attach();
+    }
+  }, true);
+})();

@@ -1,0 +1,157 @@
+"""Mouth-to-ear delay of both Live-tab paths, measured in headless Chromium against the running app.
+
+The fake microphone plays a click train (tests/browser/onset_delay.py). The page
+records what it captured and what it played on one AudioContext clock; the delay is
+the lag of the played onsets behind the captured ones. Figures are written to
+``browser_latency.json`` under pytest's temp folder and printed (``-s``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.browser.onset_delay import onset_delay_ms, write_click_train
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[2]
+REFERENCE = REPO / "tests" / "fixtures" / "speech" / "slt_00.flac"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                 "--autoplay-policy=no-user-gesture-required"]
+TARGET_MS = 150.0
+RECORD_S = 6.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    """The real app (python app.py) on a free port, or VOICELAB_TEST_URL when set (an app already running)."""
+    if os.environ.get("VOICELAB_TEST_URL"):
+        yield os.environ["VOICELAB_TEST_URL"].rstrip("/")
+        return
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env={**os.environ, "PORT": str(port)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/live/config", timeout=10).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail(f"app.py did not start: {proc.stderr.read()[-2000:]}")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    from playwright.sync_api import sync_playwright
+
+    wav = write_click_train(tmp_path_factory.mktemp("probe") / "click_train.wav")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
+                                     args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={wav}"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def figures(tmp_path_factory):
+    results: dict[str, dict] = {}
+    yield results
+    out = tmp_path_factory.getbasetemp() / "browser_latency.json"
+    out.write_text(json.dumps(results, indent=2))
+    print(f"\nmouth-to-ear figures ({out}):\n{json.dumps(results, indent=2)}")
+
+
+def on_timeline(parts: list[dict], start: int, end: int) -> np.ndarray:
+    """Place recorded blocks ``{"frame", "samples"}`` on the frame clock between start and end."""
+    out = np.zeros(end - start, np.float32)
+    for part in parts:
+        samples = np.asarray(part["samples"], np.float32)
+        a, b = max(part["frame"], start), min(part["frame"] + len(samples), end)
+        if b > a:
+            out[a - start : b - start] = samples[a - part["frame"] : b - part["frame"]]
+    return out
+
+
+def measure(inputs: list[dict], outputs: list[dict], rate: int) -> tuple[float, float]:
+    """(delay ms, peak prominence) of played onsets behind captured ones, over the common span."""
+    start = max(min(p["frame"] for p in inputs), min(p["frame"] for p in outputs))
+    end = min(max(p["frame"] + len(p["samples"]) for p in parts) for parts in (inputs, outputs))
+    assert end - start > rate * 3, "recordings do not overlap by 3 s"
+    return onset_delay_ms(on_timeline(inputs, start, end), on_timeline(outputs, start, end), rate)
+
+
+@pytest.mark.parametrize("chunk_ms", [20, 10])
+def test_websocket_path_is_within_150_ms_mouth_to_ear(app_url, browser, figures, chunk_ms):
+    page = browser.new_page()
+    page.goto(app_url + "/")
+    page.get_by_role("tab", name="Live").click()
+    frame = page.frame_locator("iframe[title='Live voice conversion']")
+    frame.locator("#reference").set_input_files(str(REFERENCE))
+    frame.locator("#status.ok").wait_for(timeout=60_000)
+    frame.locator("#chunk").select_option(str(chunk_ms))
+    frame.locator("#start").click()
+    frame.locator("#status.ok", has_text="Live").wait_for(timeout=30_000)
+    live = next(f for f in page.frames if f.url.endswith("/live/page"))
+    time.sleep(1.5)  # let the jitter buffer settle
+    live.evaluate("liveLab.startRecording()")
+    time.sleep(RECORD_S)
+    rec = live.evaluate("liveLab.stopRecording()")
+    page.close()
+    rate = rec["rate"]
+    inputs = [{"frame": rec["input"]["frame"], "samples": rec["input"]["samples"]}]
+    outputs = [{"frame": rec["output"]["frame"], "samples": rec["output"]["samples"]}]
+    delay, prominence = measure(inputs, outputs, rate)
+    f = rec["figures"]
+    figures[f"websocket_{chunk_ms}ms"] = {
+        "measured_capture_to_playback_ms": delay, "peak_prominence": round(prominence, 1),
+        "context_output_latency_ms": f["output_device_ms"], "readout_estimate_ms": f["estimated_mouth_to_ear_ms"],
+        "algorithmic_ms": f["algorithmic_ms"], "compute_p50_ms": f["compute_p50_ms"],
+        "compute_p95_ms": f["compute_p95_ms"], "jitter_buffer_ms": f["jitter_buffer_ms"], "rtt_ms": f["rtt_ms"],
+        "client_underruns": f["client_underruns"], "context_rate": rate,
+    }
+    assert prominence > 3, f"no clear onset correlation peak ({prominence:.1f})"
+    assert delay <= TARGET_MS, figures
+
+
+def test_gradio_streaming_path_delay_is_measured(app_url, browser, figures):
+    page = browser.new_page()
+    page.add_init_script(path=str(Path(__file__).with_name("probe.js")))
+    page.goto(app_url + "/")
+    page.get_by_role("tab", name="Live").click()
+    page.get_by_text("Compatibility path").click()
+    page.locator("input[type=file]").last.set_input_files(str(REFERENCE))
+    page.get_by_label("Record", exact=False).or_(page.locator("button.record")).first.click()
+    time.sleep(2.0 + RECORD_S)
+    probe = page.evaluate("({rate: window.__probe.ctx && window.__probe.ctx.sampleRate, "
+                          "input: window.__probe.input, output: window.__probe.output})")
+    page.close()
+    assert probe["input"], "the page never captured the microphone"
+    assert probe["output"], "the page never played converted audio"
+    delay, prominence = measure(probe["input"], probe["output"], probe["rate"])
+    figures["gradio_streaming"] = {"measured_capture_to_playback_ms": delay, "peak_prominence": round(prominence, 1)}
+    assert prominence > 3, f"no clear onset correlation peak ({prominence:.1f}); delay guess {delay:.0f} ms"
