@@ -138,7 +138,8 @@ def _score_summary(rows: list[VoteRecord]) -> dict:
     item_ids = {i: n for n, i in enumerate(sorted({r.item_id for r in rows}))}
     boot = two_way_bootstrap_mean(values, np.array([rater_ids[r.rater] for r in rows]),
                                   np.array([item_ids[r.item_id] for r in rows]))
-    t = stats.t_mean_ci(values)
+    with np.errstate(invalid="ignore"):  # identical scores: scipy warns, t_mean_ci returns a zero-width interval
+        t = stats.t_mean_ci(values)
     return {"n": len(rows), "raters": len(rater_ids), "items": len(item_ids), "mean": boot.estimate,
             "ci_low": boot.low, "ci_high": boot.high, "t_ci_low": t.low, "t_ci_high": t.high}
 

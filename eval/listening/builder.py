@@ -133,8 +133,8 @@ def create_test(db: Database, stimuli: list[Stimulus], kind: str, question: str,
             session.add(test)
             session.flush()
             writer = _ClipWriter(test, session, folder)
-            items, outputs = _normal_items(writer, stimuli, kind)
-            attention = _attention_items(writer, outputs, kind, allow_tie, len(items), rng)
+            items, outputs, prompts = _normal_items(writer, stimuli, kind)
+            attention = _attention_items(writer, outputs, prompts, kind, allow_tie, len(items), rng)
             session.add_all(items + attention)
     except (lab_audio.AudioError, SourceError) as exc:
         shutil.rmtree(folder, ignore_errors=True)
@@ -149,11 +149,13 @@ def create_test(db: Database, stimuli: list[Stimulus], kind: str, question: str,
                        len(outputs), systems, warnings)
 
 
-def _normal_items(writer: _ClipWriter, stimuli: list[Stimulus], kind: str) -> tuple[list[Item], list[Clip]]:
+def _normal_items(writer: _ClipWriter, stimuli: list[Stimulus], kind: str
+                  ) -> tuple[list[Item], list[Clip], dict[str, int]]:
+    """Items, the output clips, and the prompt clip id of each utterance that has one."""
     by_utterance: dict[str, list[Stimulus]] = {}
     for s in stimuli:
         by_utterance.setdefault(s.utterance_id, []).append(s)
-    items, outputs = [], []
+    items, outputs, prompts = [], [], {}
     for utterance_id, group in sorted(by_utterance.items()):
         if kind in PAIR_KINDS and len(group) < 2:
             log.warning("utterance %s has only one system's output: no pair to compare", utterance_id)
@@ -163,7 +165,7 @@ def _normal_items(writer: _ClipWriter, stimuli: list[Stimulus], kind: str) -> tu
         clips = [writer.add(_load(s.audio), utterance_id, s.system, "output", s.metrics)
                  for s in sorted(group, key=lambda s: s.system)]
         outputs.extend(clips)
-        prompt_id = prompt.id if prompt else None
+        prompt_id = prompts[utterance_id] = prompt.id if prompt else None
         if kind in PAIR_KINDS:
             items += [Item(test_id=writer.test.id, utterance_id=utterance_id, clip_a_id=a.id, clip_b_id=b.id,
                            prompt_clip_id=prompt_id) for a, b in itertools.combinations(clips, 2)]
@@ -172,12 +174,15 @@ def _normal_items(writer: _ClipWriter, stimuli: list[Stimulus], kind: str) -> tu
                       for c in clips]
     if not items:
         raise SourceError("no utterance has outputs of two systems to compare" if kind in PAIR_KINDS else "no items")
-    return items, outputs
+    return items, outputs, prompts
 
 
-def _attention_items(writer: _ClipWriter, outputs: list[Clip], kind: str, allow_tie: bool, n_items: int,
-                     rng: random.Random) -> list[Item]:
-    """Identical pairs (expected: no preference / |CMOS| <= 1) and degraded clips (expected: rated worse)."""
+def _attention_items(writer: _ClipWriter, outputs: list[Clip], prompts: dict[str, int], kind: str, allow_tie: bool,
+                     n_items: int, rng: random.Random) -> list[Item]:
+    """Identical pairs (expected: no preference / |CMOS| <= 1) and degraded clips (expected: rated worse).
+
+    They show the same reference prompt as the normal items of their utterance, so nothing gives them away.
+    """
     count = _attention_count(n_items)
     checks = []
     folder = writer.folder
@@ -186,12 +191,15 @@ def _attention_items(writer: _ClipWriter, outputs: list[Clip], kind: str, allow_
                            clip.system, "degraded")
         if kind in PAIR_KINDS:
             checks.append(Item(test_id=writer.test.id, kind="attention_degraded", utterance_id=clip.utterance_id,
-                               clip_a_id=clip.id, clip_b_id=worse.id, expected="a_better"))
+                               clip_a_id=clip.id, clip_b_id=worse.id, expected="a_better",
+                               prompt_clip_id=prompts.get(clip.utterance_id)))
         else:
             checks.append(Item(test_id=writer.test.id, kind="attention_degraded", utterance_id=clip.utterance_id,
-                               clip_a_id=worse.id, expected="low"))
+                               clip_a_id=worse.id, expected="low",
+                               prompt_clip_id=prompts.get(clip.utterance_id)))
     if kind == "cmos" or (kind == "ab" and allow_tie):
         for clip in rng.sample(outputs, min(count, len(outputs))):
             checks.append(Item(test_id=writer.test.id, kind="attention_identical", utterance_id=clip.utterance_id,
-                               clip_a_id=clip.id, clip_b_id=clip.id, expected="same"))
+                               clip_a_id=clip.id, clip_b_id=clip.id, expected="same",
+                               prompt_clip_id=prompts.get(clip.utterance_id)))
     return checks
