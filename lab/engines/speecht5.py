@@ -46,6 +46,7 @@ class SpeechT5Engine:
     speaker_encoder: models.Loaded
     device: str
     sample_rate: int = 16000
+    max_length_ratio: float = 20.0  # decoder steps per input token at most: stops a decoder that never says "stop"
     clones = True
     controls = frozenset({"seed"})
     components: dict[str, Any] = field(default_factory=dict)
@@ -90,7 +91,7 @@ class SpeechT5Engine:
                 torch.manual_seed(seed + index)
             ids = self.processor(text=sentence, return_tensors="pt")["input_ids"][:, :limit].to(self.device)
             with torch.inference_mode():
-                mel = self.model.generate_speech(ids, speaker)
+                mel = self.model.generate_speech(ids, speaker, maxlenratio=self.max_length_ratio)
                 wave = self.vocode(mel)
             yield Audio(wave, self.sample_rate)
 
