@@ -50,6 +50,10 @@ class Scorer:
         quality: no-reference quality model name.
         allow_fallback: when a requested model is unavailable, use its embedded
             fallback (reported in every result's details and in :meth:`models`).
+
+    Attributes:
+        timings: seconds per family call ("intrusive", "wer", "speaker", "dnsmos"),
+            model loading excluded; for benchmarks.
     """
 
     def __init__(self, asr: str | None = None, speaker: str | None = None, quality: str = "dnsmos",
