@@ -281,9 +281,12 @@ _worker_scorer: Any = None
 
 def _init_worker(factory: ScorerFactory, threads: int) -> None:
     """Pool initializer: limit math threads, then build this worker's one scorer (models load here)."""
+    from threadpoolctl import threadpool_limits
+
     global _worker_scorer
-    for variable in THREAD_VARIABLES:
+    for variable in THREAD_VARIABLES:  # read by libraries that start after this point (torch, CTranslate2)
         os.environ[variable] = str(threads)
+    threadpool_limits(limits=threads)  # BLAS/OpenMP pools already loaded (numpy came with the unpickling)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
     _worker_scorer = factory()
