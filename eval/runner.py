@@ -119,6 +119,8 @@ def run(
         ManifestError: the manifest cannot be used.
         RunError: unknown metrics, results exist without ``resume``, or resume mismatch.
     """
+    from tqdm import tqdm
+
     manifest = Path(manifest)
     rows = read_manifest(manifest, systems)
     metric_names = _check_metrics(metrics)
@@ -136,7 +138,7 @@ def run(
 
     todo = [r for r in rows if r.key not in done]
     finished = len(rows) - len(todo)
-    bar = _progress_bar(len(rows), finished, show_progress)
+    bar = tqdm(total=len(rows), initial=finished, unit="utt", file=sys.stderr, disable=not show_progress)
     started = time.perf_counter()
     with ResultsWriter(results_path) as writer:
         for record, models in _score_all(todo, metric_names, workers, scorer_factory):
@@ -294,9 +296,3 @@ def _init_worker(factory: ScorerFactory, threads: int) -> None:
 
 def _score_in_worker(row: ManifestRow, metrics: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
     return score_row(_worker_scorer, row, metrics), _worker_scorer.models()
-
-
-def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, unit="utt", file=sys.stderr, disable=not enabled, desc="scoring")
