@@ -127,6 +127,7 @@ CASES = [
     Case("truncated-ogg-opus", cut("tone.opus", 0.5), error="Ogg stream stops before its last page"),
     Case("truncated-ogg-vorbis", cut("tone.ogg", 0.7), error="Ogg stream stops before its last page"),
     Case("truncated-m4a", cut("tone.m4a", 0.5), error="damaged or truncated MP4/M4A"),
+    Case("m4a-cut-inside-its-index", cut("tone.m4a", 0.97), error="audio stream has no codec information"),
     # a live recording declares no length: what arrived is all there is, and it loads
     Case("truncated-live-webm-keeps-what-is-there", cut("live.webm", 0.5), check=is_first_half_of_tone),
     Case("rate-4000", lambda d: wav_bytes(np.full(4000, 0.1, np.float32), 4000), error="Unsupported sample rate 4000"),
@@ -268,3 +269,23 @@ def test_peak_normalize() -> None:
     silent = Audio(np.zeros(100, np.float32), RATE)
     assert audio.peak_normalize(silent) is silent
     assert audio.rms_dbfs(tone(440, 1.0, RATE, amplitude=1.0)) == pytest.approx(-3.01, abs=0.01)
+
+
+@pytest.mark.parametrize("name", ["tone.wav", "tone.flac", "tone.mp3", "tone.ogg", "tone.opus", "tone.webm",
+                                  "tone.m4a", "live.webm", "fragmented.m4a"])
+def test_damaged_files_never_raise_anything_but_audio_error(name: str, files: Path) -> None:
+    """Cut at 25 points and 15 random 5-byte corruptions per format: load() or AudioError, nothing else."""
+    rng = np.random.default_rng(7)
+    data = (files / name).read_bytes()
+    variants = [data[: int(len(data) * f)] for f in np.linspace(0.01, 0.995, 25)]
+    for _ in range(15):
+        corrupt = bytearray(data)
+        for position in rng.integers(0, len(data), 5):
+            corrupt[position] = int(rng.integers(0, 256))
+        variants.append(bytes(corrupt))
+    for variant in variants:
+        try:
+            loaded = audio.load(variant)
+        except AudioError:
+            continue
+        assert np.all(np.isfinite(loaded.samples)) and np.max(np.abs(loaded.samples)) <= 1.0
