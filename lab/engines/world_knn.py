@@ -1,0 +1,246 @@
+"""The embedded any-to-any voice converter: WORLD + speaker-normalised k-NN envelopes.
+
+No trained weights: the target voice is learned from a few seconds of its
+audio. Stages (named as the API): ``analyse`` (WORLD frames in fixed blocks) ->
+``match`` (k nearest target frames on speaker-normalised mel-cepstra with
+context, same voicing class) -> ``convert_frames`` (matched envelopes, temporally
+smoothed and blended with the class-EQ'd source envelope; log-F0 mean/variance
+mapped to the target) -> ``render`` (pulse-by-pulse synthesis).
+
+Offline conversion *is* the streaming step run over the file with a large hop:
+every stage depends only on absolute frame positions, so a stream in chunks of
+any size reproduces the offline output delayed by ``lookahead_samples``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lab.audio import Audio
+from lab.engines import world_analysis as wa
+from lab.engines import world_matching as wm
+from lab.engines.world_synthesis import SynthState, Track, noise_table, render
+from lab.models import ModelSpec
+
+OFFLINE_CHUNK_MS = 100
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Conversion strength knobs (defaults chosen on held-out synthetic voices, see benchmarks/).
+
+    Attributes:
+        k: target frames averaged per match.
+        match_weight: share of the matched target envelope in the log-envelope blend (0 = source only).
+        eq_weight: how much of the class-mean envelope difference is applied to the source part.
+        warp_per_octave: frequency warp of the source envelope per octave of mean-F0 difference
+            (formants scale with roughly the 0.3 power of the F0 ratio between speakers).
+    """
+
+    k: int = 4
+    match_weight: float = 0.6
+    eq_weight: float = 1.0
+    warp_per_octave: float = 0.3
+    max_warp: float = 1.25
+
+
+@dataclass
+class StreamState:
+    """Explicit state of one conversion stream (frame indices are absolute; see module docstring)."""
+
+    samples: np.ndarray
+    samples_start: int
+    received: int = 0
+    next_block: int = 0
+    frames: wa.Frames = field(default_factory=wa.Frames.empty)
+    frames_first: int = 0
+    z: np.ndarray = field(default_factory=lambda: np.zeros((0, wa.CODED_DIMS - 1)))
+    eq: np.ndarray = field(default_factory=lambda: np.zeros((0, wa.BINS)))
+    f0_out: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    matched: np.ndarray = field(default_factory=lambda: np.zeros((0, wa.BINS)))
+    matched_first: int = 0
+    track: Track = field(default_factory=lambda: Track(0, np.zeros(0), np.zeros((0, wa.BINS)), np.zeros((0, wa.BINS))))
+    moments: dict[str, wm.Moments] = field(default_factory=dict)
+    synth: SynthState = field(default_factory=SynthState)
+
+
+class WorldKnnStreamer:
+    """StreamingConverter of world-knn for one target voice (see lab.convert.StreamingConverter)."""
+
+    sample_rate = wa.SAMPLE_RATE
+    # Output up to sample n needs the converted frame after n (pulse interpolation), that needs the
+    # next matched frame (smoothing), that needs CONTEXT more analysed frames; a frame is analysed
+    # with its block, ANALYSIS_LOOKAHEAD samples after the block's last frame.
+    lookahead_samples = (1 + wm.CONTEXT + wa.BLOCK_FRAMES - 1) * wa.FRAME + wa.ANALYSIS_LOOKAHEAD
+
+    def __init__(self, voice: wm.TargetVoice, settings: Settings, chunk_ms: int, noise: np.ndarray):
+        if chunk_ms <= 0 or chunk_ms * wa.SAMPLE_RATE % (1000 * wa.FRAME):
+            raise ValueError(f"chunk_ms must be a positive multiple of {wa.FRAME_MS:g} ms, got {chunk_ms}.")
+        self.voice, self.settings, self.noise = voice, settings, noise
+        self.hop_samples = chunk_ms * wa.SAMPLE_RATE // 1000
+
+    def initial_state(self) -> StreamState:
+        """A fresh stream; source statistics start from the target's (weight PRIOR_FRAMES)."""
+        v = self.voice
+        moments = {f"cep_{c}": wm.Moments.prior(v.cep_mean[c], v.cep_std[c], wm.PRIOR_FRAMES) for c in wm.CLASSES}
+        moments.update({f"env_{c}": wm.Moments.prior(v.env_mean[c], 0 * v.env_mean[c], wm.PRIOR_FRAMES)
+                        for c in wm.CLASSES})
+        moments["logf0"] = wm.Moments.prior(np.array([v.logf0_mean]), np.array([v.logf0_std]), wm.PRIOR_FRAMES)
+        return StreamState(np.zeros(0), 0, moments=moments,
+                           synth=SynthState(position=-self.lookahead_samples))
+
+    def step(self, chunk: np.ndarray, state: StreamState) -> tuple[np.ndarray, StreamState]:
+        """Consume ``hop_samples`` input samples, return ``hop_samples`` output samples (float32).
+
+        The output is the converted input delayed by ``lookahead_samples``. ``state`` is consumed.
+        """
+        if chunk.shape != (self.hop_samples,):
+            raise ValueError(f"step() takes exactly {self.hop_samples} samples, got shape {chunk.shape}.")
+        state.samples = np.concatenate([state.samples, np.asarray(chunk, dtype=np.float64)])
+        state.received += self.hop_samples
+        self._analyse(state)
+        self._match(state)
+        self._convert(state)
+        out, state.synth = render(state.track, self.hop_samples, state.synth, self.noise)
+        self._prune(state)
+        return out, state
+
+    def _analyse(self, s: StreamState) -> None:
+        new = []
+        while wa.samples_needed(s.next_block) <= s.received:
+            start = wa.block_window_start(s.next_block) - s.samples_start
+            window = s.samples[max(start, 0) : start + wa.WINDOW]
+            new.append(wa.analyse_block(np.pad(window, (wa.WINDOW - len(window), 0))))
+            s.next_block += 1
+        if not new:
+            return
+        frames = wa.Frames.concat(new)
+        masks = wm.class_masks(frames)
+        logf0 = np.log(np.where(frames.voiced, frames.f0, 1.0))[:, None]
+        mean, std, s.moments["logf0"] = s.moments["logf0"].update(logf0, masks["voiced"])
+        mapped = np.exp(self.voice.logf0_mean + (logf0 - mean) * self.voice.logf0_std / std)[:, 0]
+        ratio = np.exp(self.settings.warp_per_octave * (self.voice.logf0_mean - mean[:, 0]))
+        ratio = np.clip(ratio, 1 / self.settings.max_warp, self.settings.max_warp)
+        warped = wa.warp_envelope(frames.log_sp, ratio)
+        cep = wa.code(warped)[:, 1:]
+        z, eq = np.zeros_like(cep), np.zeros((len(frames), wa.BINS))
+        for c in wm.CLASSES:
+            cep_mean, cep_std, s.moments[f"cep_{c}"] = s.moments[f"cep_{c}"].update(cep, masks[c])
+            env, _, s.moments[f"env_{c}"] = s.moments[f"env_{c}"].update(warped, masks[c])
+            rows = frames.voiced if c == "voiced" else ~frames.voiced
+            z[rows] = ((cep - cep_mean) / cep_std)[rows]
+            eq[rows] = (self.voice.env_mean[c] - env)[rows]
+        frames = wa.Frames(frames.f0, warped, frames.ap, frames.coded)
+        s.frames = wa.Frames.concat([s.frames, frames])
+        s.z, s.eq = np.concatenate([s.z, z]), np.concatenate([s.eq, eq])
+        s.f0_out = np.concatenate([s.f0_out, np.where(frames.voiced, mapped, 0.0)])
+
+    def _match(self, s: StreamState) -> None:
+        first, last = s.matched_first + len(s.matched), s.frames_first + len(s.frames) - wm.CONTEXT
+        if last <= first:
+            return
+        rows = np.arange(first, last)
+        ctx = np.clip(rows[:, None] + np.arange(-wm.CONTEXT, wm.CONTEXT + 1)[None, :], 0, None) - s.frames_first
+        queries = s.z[ctx].reshape(len(rows), -1)
+        voiced = s.frames.voiced[rows - s.frames_first]
+        matched = np.zeros((len(rows), wa.BINS))
+        for c, mask in (("voiced", voiced), ("unvoiced", ~voiced)):
+            keys = self.voice.keys[c] if len(self.voice.keys[c]) else self.voice.keys["voiced"]
+            values = self.voice.envelopes[c] if len(self.voice.keys[c]) else self.voice.envelopes["voiced"]
+            matched[mask] = wm.nearest_mean(queries[mask].astype(np.float32), keys, values, self.settings.k)
+        s.matched = np.concatenate([s.matched, matched])
+
+    def _convert(self, s: StreamState) -> None:
+        first, last = s.track.first + len(s.track.f0), s.matched_first + len(s.matched) - 1
+        if last <= first:
+            return
+        rows = np.arange(first, last)
+        m = lambda offset: s.matched[np.clip(rows + offset, 0, None) - s.matched_first]  # noqa: E731
+        smoothed = 0.25 * m(-1) + 0.5 * m(0) + 0.25 * m(1)
+        i = rows - s.frames_first
+        w, eq_w = self.settings.match_weight, self.settings.eq_weight
+        source = s.frames.log_sp[i] + eq_w * s.eq[i]
+        out = w * smoothed + (1 - w) * source
+        level = np.log(np.mean(np.exp(out), axis=1) + wa.LOG_FLOOR)
+        out += (s.frames.log_energy[i] - level)[:, None]
+        t = s.track
+        s.track = Track(t.first, np.concatenate([t.f0, s.f0_out[i]]), np.concatenate([t.log_sp, out]),
+                        np.concatenate([t.ap, s.frames.ap[i]]))
+
+    @staticmethod
+    def _prune(s: StreamState) -> None:
+        keep_from = wa.block_window_start(s.next_block) - s.samples_start
+        if keep_from > 0:
+            s.samples, s.samples_start = s.samples[keep_from:], s.samples_start + keep_from
+        track_keep = max(s.synth.position // wa.FRAME - 1 - s.track.first, 0)
+        t = s.track
+        s.track = Track(t.first + track_keep, t.f0[track_keep:], t.log_sp[track_keep:], t.ap[track_keep:])
+        matched_keep = max(s.track.first + len(s.track.f0) - 1 - s.matched_first, 0)
+        s.matched, s.matched_first = s.matched[matched_keep:], s.matched_first + matched_keep
+        frames_keep = max(min(s.matched_first + len(s.matched) - wm.CONTEXT, s.track.first + len(s.track.f0))
+                          - s.frames_first, 0)
+        if frames_keep:
+            f = s.frames
+            s.frames = wa.Frames(f.f0[frames_keep:], f.log_sp[frames_keep:], f.ap[frames_keep:],
+                                 f.coded[frames_keep:])
+            s.z, s.eq, s.f0_out = s.z[frames_keep:], s.eq[frames_keep:], s.f0_out[frames_keep:]
+            s.frames_first += frames_keep
+
+
+@dataclass
+class WorldKnnEngine:
+    """The world-knn converter: analyse a target once, convert files or streams toward it."""
+
+    settings: Settings = field(default_factory=Settings)
+    noise: np.ndarray = field(default_factory=noise_table)
+    sample_rate: int = wa.SAMPLE_RATE
+    offline_only: bool = False
+
+    def prepare_target(self, reference: Audio) -> wm.TargetVoice:
+        """Analyse a reference recording of the target voice (any rate; resampled to 16 kHz).
+
+        Raises:
+            AudioError: less than 1 s of speech in the reference.
+        """
+        samples = reference.resample(wa.SAMPLE_RATE).samples.astype(np.float64)
+        return wm.build_target(wa.analyse_signal(samples))
+
+    def streamer(self, voice: wm.TargetVoice, chunk_ms: int = 20) -> WorldKnnStreamer:
+        """A streaming converter toward ``voice`` consuming ``chunk_ms`` ms per step."""
+        return WorldKnnStreamer(voice, self.settings, chunk_ms, self.noise)
+
+    def convert(self, source: Audio, voice: wm.TargetVoice) -> tuple[Audio, dict[str, Any]]:
+        """Convert a whole recording: the streaming step over the file, delay removed.
+
+        Returns:
+            16 kHz Audio of the source's length, and extra facts (settings, timings).
+        """
+        start = time.perf_counter()
+        x = source.resample(wa.SAMPLE_RATE).samples
+        stream = self.streamer(voice, OFFLINE_CHUNK_MS)
+        hop, delay = stream.hop_samples, stream.lookahead_samples
+        n_steps = -(-(len(x) + delay) // hop)
+        padded = np.zeros(n_steps * hop, dtype=np.float32)
+        padded[: len(x)] = x
+        state, outputs = stream.initial_state(), []
+        for i in range(n_steps):
+            out, state = stream.step(padded[i * hop : (i + 1) * hop], state)
+            outputs.append(out)
+        y = np.concatenate(outputs)[delay : delay + len(x)]
+        extra = {"settings": {f.name: getattr(self.settings, f.name) for f in fields(self.settings)},
+                 "target_speech_seconds": voice.speech_seconds, "convert_seconds": time.perf_counter() - start}
+        return Audio(np.clip(y, -1.0, 1.0).astype(np.float32), wa.SAMPLE_RATE), extra
+
+    def with_settings(self, **changes: Any) -> WorldKnnEngine:
+        """A copy with some Settings changed (for experiments and benchmarks)."""
+        return replace(self, settings=replace(self.settings, **changes))
+
+
+def load(path: Path | None, spec: ModelSpec) -> WorldKnnEngine:
+    """Registry loader: the built-in converter has no weights, ``path`` is unused."""
+    return WorldKnnEngine()

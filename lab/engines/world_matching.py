@@ -1,0 +1,164 @@
+"""Speaker-normalised k-NN matching of WORLD frames to a target voice.
+
+Each source frame's mel-cepstrum is normalised by the source speaker's own
+statistics (per voicing class, running estimates so that a live stream works
+from its first frame), stacked with its neighbours, and matched to target
+frames of the same voicing class normalised by the target's statistics. The
+mean envelope of the k nearest target frames carries the target's timbre; the
+speaker statistics also give the log-F0 mapping and a class-wise spectral EQ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lab.audio import AudioError
+from lab.engines.world_analysis import FRAME_MS, Frames
+
+CONTEXT = 1  # neighbouring frames stacked either side of a frame for matching
+PRIOR_FRAMES = 50.0  # weight (frames) of the prior in the running source statistics
+SPEECH_FLOOR = np.log(1e-6)  # log mean envelope power below which a frame is silence (about -60 dBFS)
+TARGET_RANGE = np.log(10**3.5)  # target frames more than 35 dB below its loud frames are not speech
+MIN_SPEECH_SECONDS = 1.0
+MIN_VOICED_SECONDS = 0.4
+MAX_TARGET_FRAMES = 12_000  # 60 s of speech frames is plenty for matching
+
+
+def speech_mask(frames: Frames) -> np.ndarray:
+    """(N,) bool: frames loud enough to be speech (voiced or not)."""
+    return frames.log_energy > SPEECH_FLOOR
+
+
+@dataclass
+class Moments:
+    """Running mean/variance of vectors over the frames of one class, with a prior.
+
+    Attributes:
+        count: total weight seen (prior included).
+        total: (D,) weighted sum.
+        total_sq: (D,) weighted sum of squares.
+    """
+
+    count: float
+    total: np.ndarray
+    total_sq: np.ndarray
+
+    @staticmethod
+    def prior(mean: np.ndarray, std: np.ndarray, weight: float) -> Moments:
+        """Start from ``weight`` frames' worth of a known mean and standard deviation."""
+        return Moments(weight, mean * weight, (std**2 + mean**2) * weight)
+
+    def update(self, values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, Moments]:
+        """Add the masked rows of ``values`` one frame at a time.
+
+        Args:
+            values: (N, D) per-frame vectors.
+            mask: (N,) bool, the frames that belong to this class.
+
+        Returns:
+            Per-frame mean (N, D) and std (N, D) as of that frame (inclusive), and the new Moments.
+        """
+        w = mask.astype(float)[:, None]
+        count = self.count + np.cumsum(w, axis=0)
+        total = self.total + np.cumsum(values * w, axis=0)
+        total_sq = self.total_sq + np.cumsum(values**2 * w, axis=0)
+        mean = total / count
+        std = np.sqrt(np.maximum(total_sq / count - mean**2, 1e-8))
+        if not len(values):
+            return mean, std, self
+        return mean, std, Moments(float(count[-1, 0]), total[-1], total_sq[-1])
+
+
+@dataclass(frozen=True)
+class TargetVoice:
+    """Everything the converter needs to know about the target, from its reference audio.
+
+    Attributes:
+        keys: per class ("voiced"/"unvoiced"), (N, (2*CONTEXT+1)*(D-1)) normalised stacked features.
+        envelopes: per class, (N, BINS) float32 log envelopes of the same frames.
+        cep_mean / cep_std: per class, (D-1,) statistics of the mel-cepstrum without c0.
+        env_mean: per class, (BINS,) mean log envelope.
+        logf0_mean / logf0_std: log-F0 statistics of the voiced frames.
+        speech_seconds: amount of speech found in the reference.
+    """
+
+    keys: dict[str, np.ndarray]
+    envelopes: dict[str, np.ndarray]
+    cep_mean: dict[str, np.ndarray]
+    cep_std: dict[str, np.ndarray]
+    env_mean: dict[str, np.ndarray]
+    logf0_mean: float
+    logf0_std: float
+    speech_seconds: float
+
+
+CLASSES = ("voiced", "unvoiced")
+
+
+def class_masks(frames: Frames) -> dict[str, np.ndarray]:
+    """Speech frames split by voicing class."""
+    speech = speech_mask(frames)
+    return {"voiced": speech & frames.voiced, "unvoiced": speech & ~frames.voiced}
+
+
+def stack_context(z: np.ndarray) -> np.ndarray:
+    """(N, D) -> (N, (2*CONTEXT+1)*D): each frame with its neighbours (edges repeated)."""
+    padded = np.pad(z, ((CONTEXT, CONTEXT), (0, 0)), mode="edge")
+    return np.concatenate([padded[i : i + len(z)] for i in range(2 * CONTEXT + 1)], axis=1)
+
+
+def build_target(frames: Frames) -> TargetVoice:
+    """Analyse a target reference's frames into a matching set and speaker statistics.
+
+    Raises:
+        AudioError: less than MIN_SPEECH_SECONDS of speech or MIN_VOICED_SECONDS of voicing.
+    """
+    masks = class_masks(frames)
+    if len(frames):
+        loud = frames.log_energy > np.percentile(frames.log_energy, 95) - TARGET_RANGE
+        masks = {name: mask & loud for name, mask in masks.items()}
+    speech_s = float(np.count_nonzero(masks["voiced"] | masks["unvoiced"]) * FRAME_MS / 1000)
+    voiced_s = float(np.count_nonzero(masks["voiced"]) * FRAME_MS / 1000)
+    if speech_s < MIN_SPEECH_SECONDS or voiced_s < MIN_VOICED_SECONDS:
+        raise AudioError(
+            f"The target reference holds only {speech_s:.1f} s of speech ({voiced_s:.1f} s voiced); at least "
+            f"{MIN_SPEECH_SECONDS:.0f} s of clear speech is needed to learn a voice. Record a longer sample."
+        )
+    cep = frames.coded[:, 1:]
+    z = np.zeros_like(cep)
+    stats: dict[str, dict[str, np.ndarray]] = {}
+    for name, mask in masks.items():
+        rows = cep[mask] if np.count_nonzero(mask) > 1 else cep[masks["voiced"]]
+        stats[name] = {"mean": rows.mean(axis=0), "std": rows.std(axis=0) + 1e-4,
+                       "env": frames.log_sp[mask].mean(axis=0) if mask.any() else frames.log_sp.mean(axis=0)}
+        z[mask] = (cep[mask] - stats[name]["mean"]) / stats[name]["std"]
+    stacked = stack_context(z)
+    keys, envelopes = {}, {}
+    for name, mask in masks.items():
+        idx = np.flatnonzero(mask)[:MAX_TARGET_FRAMES]
+        keys[name] = stacked[idx].astype(np.float32)
+        envelopes[name] = frames.log_sp[idx].astype(np.float32)
+    logf0 = np.log(frames.f0[masks["voiced"]])
+    return TargetVoice(
+        keys, envelopes, {k: v["mean"] for k, v in stats.items()}, {k: v["std"] for k, v in stats.items()},
+        {k: v["env"] for k, v in stats.items()}, float(logf0.mean()), float(logf0.std() + 1e-3), speech_s,
+    )
+
+
+def nearest_mean(queries: np.ndarray, keys: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+    """Mean of ``values`` rows of the ``k`` keys nearest (Euclidean) to each query.
+
+    Args:
+        queries: (Q, D); keys: (N, D); values: (N, B).
+
+    Returns:
+        (Q, B) float64.
+    """
+    if not len(queries):
+        return np.zeros((0, values.shape[1]))
+    k = min(k, len(keys))
+    dist = (keys**2).sum(axis=1)[None, :] - 2.0 * queries @ keys.T
+    nearest = np.argpartition(dist, k - 1, axis=1)[:, :k]
+    return values[nearest].astype(np.float64).mean(axis=1)
