@@ -286,3 +286,12 @@ def test_clips_are_loudness_matched(env: Env) -> None:
         levels.append(pyloudnorm.Meter(clip.sample_rate).integrated_loudness(clip.samples.astype(np.float64)))
     assert len(levels) == 9 + 1  # 3 systems x 3 utterances + 1 degraded copy
     assert max(levels) - min(levels) < 0.5  # the sources differed by 12 dB
+
+
+def test_registrations_per_test_are_capped(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from eval.listening import rating
+
+    monkeypatch.setattr(rating, "MAX_RATERS_PER_TEST", 2)
+    api = f"/listen/api/t/{env.created.test_id}/raters"
+    assert [env.client.post(api).status_code for _ in range(3)] == [200, 200, 429]
+    assert env.client.post("/listen/api/t/no-such-test/raters").status_code == 404

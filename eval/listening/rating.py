@@ -24,6 +24,7 @@ from eval.listening.database import Database
 from eval.listening.schema import SLOTS, Assignment, Clip, Item, ListeningTest, Rater, Vote, utc_now
 
 MAX_COMMENT_CHARS = 2000
+MAX_RATERS_PER_TEST = 10_000  # a shared link is public: bound what anonymous registrations can add
 SCORE_RANGES = {"mos": (1, 5), "smos": (1, 5), "cmos": (-3, 3)}
 _system_random = random.SystemRandom()
 
@@ -61,6 +62,9 @@ def register_rater(db: Database, test_id: str, user_agent: str = "") -> tuple[st
     rater_id, secret = tokens.new_id(12), tokens.new_secret()
     with db.write() as session:
         test = _test(session, test_id)
+        registered = session.scalar(select(func.count()).select_from(Rater).where(Rater.test_id == test_id))
+        if registered >= MAX_RATERS_PER_TEST:
+            raise RatingError(429, "This test has reached its maximum number of raters.")
         items = session.scalars(select(Item).where(Item.test_id == test_id)).all()
         normal = [i for i in items if i.kind == "normal"]
         if test.items_per_rater and test.items_per_rater < len(normal):
