@@ -1,17 +1,23 @@
 """The Live tab's compatibility path: Gradio's built-in microphone streaming in, one continuous stream out.
 
-For browsers or networks where the WebSocket page cannot run. Gradio sends
-the microphone in fixed slices through its queue and plays the output as an
-encoded stream, so the delay is far higher than the WebSocket path; the UI
-says so. Conversion itself is the same :class:`lab.streaming.StreamSession`,
-and a session holds a lease on the same admission controller.
+For browsers or networks where the WebSocket page cannot run. Gradio sends the
+microphone in slices through its queue (``mic.stream``); converted audio goes
+into the session's outbox, and one generator started with the recording
+(``mic.start_recording``) yields it as a single continuous output stream (Gradio
+streams generator output as HLS). The delay is far higher than the WebSocket
+path and the UI says so. Conversion is the same :class:`lab.streaming.StreamSession`,
+holding a lease on the same admission controller.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import gradio as gr
@@ -25,30 +31,23 @@ log = logging.getLogger(__name__)
 
 CHUNK_MS = 40  # converter hop here; Gradio slices the microphone every STREAM_EVERY_S anyway
 STREAM_EVERY_S = 0.1
+YIELD_EVERY_S = 0.2  # how often the player generator hands Gradio a piece of the output stream
+WAIT_FOR_MIC_S = 30.0
+MAX_STREAM_S = 600
 
 
 @dataclass
 class CompatStream:
-    """One browser's compatibility stream: the session, its state and its capacity lease."""
+    """One browser session's compatibility stream: converter session, state, lease and output queue."""
 
     session: StreamSession
     state: StreamState
     lease: Lease
-
-    def release(self) -> None:
-        """Give the capacity back (safe to call twice)."""
-        self.lease.release()
-
-
-def release_stream(stream: CompatStream | None) -> None:
-    """gr.State delete callback and stop handler: frees the capacity of a closed stream."""
-    if stream is not None:
-        stream.release()
+    outbox: queue.Queue = field(default_factory=queue.Queue)
+    closed: threading.Event = field(default_factory=threading.Event)
 
 
 def _open(service: Any, reference_path: str | None, voice: str | None, rate: int) -> CompatStream:
-    import asyncio
-
     if voice:
         info = asyncio.run(service.prepare_voice(voice, service.default_engine))
     elif reference_path:
@@ -61,55 +60,92 @@ def _open(service: Any, reference_path: str | None, voice: str | None, rate: int
     return CompatStream(session, session.initial_state(), lease)
 
 
-def convert_chunk(service_factory: Callable[[], Any], chunk: tuple[int, np.ndarray] | None,
-                  reference_path: str | None, voice: str | None,
-                  stream: CompatStream | None) -> tuple[bytes | None, CompatStream | None, str]:
-    """One microphone slice in, the converted audio ready so far out (WAV bytes for the output stream).
+def convert_chunk(service: Any, chunk: tuple[int, np.ndarray] | None, reference_path: str | None,
+                  voice: str | None, session_hash: str) -> str:
+    """One microphone slice in; its converted audio goes to the session's outbox. Returns the readout.
 
     Raises:
         gr.Error: no target, busy server, or unusable audio (shown to the user).
     """
     if chunk is None:
-        return None, stream, ""
+        return ""
     rate, samples = chunk
+    stream = service.compat_streams.get(session_hash)
     try:
         x = from_array(samples, rate) if len(samples) else Audio(np.zeros(0, np.float32), rate)
-        if stream is None:
-            stream = _open(service_factory(), reference_path, voice, rate)
+        if stream is None or stream.closed.is_set():
+            stream = _open(service, reference_path, voice, rate)
+            service.compat_streams[session_hash] = stream
         if rate != stream.session.client_rate:
             raise gr.Error(f"The microphone rate changed mid-stream ({stream.session.client_rate} -> {rate} Hz). "
                            "Stop and record again.")
         y, stream.state = stream.session.step(x.samples, stream.state)
-    except Busy as exc:
+    except (Busy, AudioError, ValueError) as exc:
         raise gr.Error(str(exc)) from exc
-    except (AudioError, ValueError) as exc:
-        raise gr.Error(str(exc)) from exc
+    stream.outbox.put(y)
     r = stream.session.report(stream.state)
-    info = (f"compute p50 {r['compute_p50_ms']:.1f} ms · p95 {r['compute_p95_ms']:.1f} ms per "
-            f"{r['hop_ms']:.0f} ms hop · RTF {r['rtf']:.2f} · algorithmic {r['algorithmic_ms']:.0f} ms "
-            "(+ Gradio's slicing, queue and stream encoding)") if r["hops"] else ""
-    out = to_wav_bytes(Audio(y, rate)) if len(y) else None
-    return out, stream, info
+    return (f"compute p50 {r['compute_p50_ms']:.1f} ms · p95 {r['compute_p95_ms']:.1f} ms per {r['hop_ms']:.0f} ms "
+            f"hop · RTF {r['rtf']:.2f} · algorithmic {r['algorithmic_ms']:.0f} ms (+ Gradio's slicing, queue and "
+            "stream encoding)") if r["hops"] else ""
 
 
-def stop(stream: CompatStream | None) -> tuple[None, str]:
-    """Stop pressed: release the session."""
-    release_stream(stream)
-    return None, "Stopped."
+def play(service: Any, session_hash: str) -> Iterator[bytes]:
+    """Yield the session's converted audio as one continuous stream until the recording stops."""
+    deadline = time.monotonic() + WAIT_FOR_MIC_S
+    while (stream := service.compat_streams.get(session_hash)) is None or stream.closed.is_set():
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
+    started = time.monotonic()
+    try:
+        while not stream.closed.is_set() and time.monotonic() - started < MAX_STREAM_S:
+            time.sleep(YIELD_EVERY_S)
+            parts = []
+            while not stream.outbox.empty():
+                parts.append(stream.outbox.get_nowait())
+            audio = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+            if len(audio):
+                yield to_wav_bytes(Audio(audio, stream.session.client_rate))
+    finally:
+        close(service, session_hash)
+
+
+def close(service: Any, session_hash: str) -> str:
+    """Recording stopped or the page left: end the output stream and free the capacity."""
+    stream = service.compat_streams.pop(session_hash, None)
+    if stream is not None:
+        stream.closed.set()
+        stream.lease.release()
+    return "Stopped."
 
 
 def build(service_factory: Callable[[], Any]) -> None:
     """Add the compatibility-path components (inside the Live tab)."""
     with gr.Row():
         voice = gr.Dropdown(label="Enrolled voice", choices=[], value=None, allow_custom_value=False)
-        reference = gr.Audio(sources=["upload"], type="filepath", label="…or a reference recording of the target")
-    mic = gr.Audio(sources=["microphone"], streaming=True, type="numpy", label="Microphone (Gradio streaming)")
-    out = gr.Audio(streaming=True, autoplay=True, interactive=False, label="Converted voice (one continuous stream)")
+        reference = gr.Audio(sources=["upload"], type="filepath", label="…or a reference recording of the target",
+                             elem_id="live-compat-reference")
+    mic = gr.Audio(sources=["microphone"], streaming=True, type="numpy", label="Microphone (Gradio streaming)",
+                   elem_id="live-compat-mic")
+    # show_recording_waveform=False: with the waveform player a streaming output never attaches a new
+    # stream source in Gradio 6 (gradio-app/gradio#13807)
+    out = gr.Audio(streaming=True, autoplay=True, interactive=False, label="Converted voice (one continuous stream)",
+                   elem_id="live-compat-out", waveform_options=gr.WaveformOptions(show_recording_waveform=False))
     info = gr.Markdown()
-    stream = gr.State(None, delete_callback=release_stream)
-    mic.stream(lambda c, r, v, s: convert_chunk(service_factory, c, r, v, s), [mic, reference, voice, stream],
-               [out, stream, info], stream_every=STREAM_EVERY_S, time_limit=600, concurrency_limit=None)
-    mic.stop_recording(stop, [stream], [stream, info])
+
+    def on_chunk(chunk: Any, ref: str | None, name: str | None, request: gr.Request) -> str:
+        return convert_chunk(service_factory(), chunk, ref, name, request.session_hash)
+
+    def on_start(request: gr.Request) -> Iterator[bytes]:
+        yield from play(service_factory(), request.session_hash)
+
+    def on_stop(request: gr.Request) -> str:
+        return close(service_factory(), request.session_hash)
+
+    mic.stream(on_chunk, [mic, reference, voice], info, stream_every=STREAM_EVERY_S, time_limit=MAX_STREAM_S,
+               concurrency_limit=None)
+    mic.start_recording(on_start, None, out, concurrency_limit=None)
+    mic.stop_recording(on_stop, None, info)
     voice.focus(_voice_choices, None, voice)
 
 

@@ -57,6 +57,7 @@ class LiveService:
     admission: Admission = field(default_factory=Admission)
     targets: TargetStore = field(default_factory=TargetStore)
     loads: dict[tuple[str, int], float] = field(default_factory=dict)
+    compat_streams: dict[str, Any] = field(default_factory=dict)  # Gradio session hash -> its compatibility stream
 
     async def prepare_reference(self, data: bytes, engine: str) -> dict[str, Any]:
         """Clean (lab.reference) and prepare an uploaded reference; returns ``{"target_id", ...}``."""
