@@ -2,13 +2,16 @@
 
 Rows:
 
-* ``app first page``: from ``Popen(python app.py)`` until ``GET /`` returns 200.
+* ``app first page``: wall time from ``Popen(python app.py)`` until ``GET /`` returns 200.
 * ``import X``: a fresh interpreter times ``import X`` around the statement
-  (interpreter start-up excluded); ``process`` is that whole subprocess, wall clock.
+  (interpreter start-up excluded).
 * ``import gradio`` is the floor for any Gradio app; ``app / gradio`` says how
   much of the start-up is ours.
 
-The machine may be shared: the load average before and after is printed.
+The ``CPU s`` column is the user+system CPU time of the whole child process
+(median). On a shared machine wall times stretch with other people's load, CPU
+time much less: it approximates the wall time on an idle machine for these
+single-threaded start-ups. The load average before and after is printed.
 Run: ``.venv/bin/python benchmarks/startup.py [--runs 5]``.
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -36,34 +40,43 @@ IMPORTS = {
 TIMED_IMPORT = "import time; t = time.perf_counter(); {stmt}; print(time.perf_counter() - t)"
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + system) of all finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def time_import(statement: str) -> tuple[float, float]:
-    """(seconds inside the import statement, seconds for the whole fresh process)."""
-    start = time.perf_counter()
+    """(wall seconds inside the import statement, CPU seconds of the whole fresh process)."""
+    cpu = children_cpu()
     done = subprocess.run([sys.executable, "-c", TIMED_IMPORT.format(stmt=statement)], cwd=REPO, env=ENV,
                           capture_output=True, text=True, check=True)
-    return float(done.stdout.strip().splitlines()[-1]), time.perf_counter() - start
+    return float(done.stdout.strip().splitlines()[-1]), children_cpu() - cpu
 
 
-def time_first_page() -> float:
-    """Seconds from starting ``python app.py`` until ``GET /`` answers 200."""
+def time_first_page() -> tuple[float, float]:
+    """(wall seconds from starting ``python app.py`` until ``GET /`` answers 200, CPU seconds of the server)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    cpu = children_cpu()
     start = time.perf_counter()
     server = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env={**ENV, "PORT": str(port)},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = None
     try:
-        while server.poll() is None:
+        while wall is None and server.poll() is None:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
-                    if response.status == 200:
-                        return time.perf_counter() - start
+                    wall = time.perf_counter() - start if response.status == 200 else None
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 time.sleep(0.05)
-        raise RuntimeError(f"app.py exited with code {server.returncode} before serving a page")
     finally:
         server.terminate()
         server.wait(timeout=30)
+    if wall is None:
+        raise RuntimeError(f"app.py exited with code {server.returncode} before serving a page")
+    return wall, children_cpu() - cpu
 
 
 def main() -> None:
@@ -71,28 +84,23 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     runs = parser.parse_args().runs
     load_before = os.getloadavg()
-    imports: dict[str, list[tuple[float, float]]] = {name: [] for name in IMPORTS}
-    pages = []
+    rows: dict[str, list[tuple[float, float]]] = {"app first page": [], **{f"import {n}": [] for n in IMPORTS}}
     for _ in range(runs):  # round robin, so a change in machine load hits every row alike
-        pages.append(time_first_page())
+        rows["app first page"].append(time_first_page())
         for name, statement in IMPORTS.items():
-            imports[name].append(time_import(statement))
+            rows[f"import {name}"].append(time_import(statement))
     load_after = os.getloadavg()
 
-    def median(values: list[float]) -> float:
-        return statistics.median(values)
-
-    print(f"startup, median of {runs} fresh processes; {os.cpu_count()} CPUs; load average "
+    print(f"startup, {runs} fresh processes each; {os.cpu_count()} CPUs; load average "
           f"{load_before[0]:.1f} before, {load_after[0]:.1f} after")
-    print(f"{'what':<20} {'median s':>9} {'min s':>7} {'max s':>7} {'process s':>10}")
-    print(f"{'app first page':<20} {median(pages):>9.2f} {min(pages):>7.2f} {max(pages):>7.2f} {'':>10}")
-    for name, results in imports.items():
-        inner = [r[0] for r in results]
-        print(f"{'import ' + name:<20} {median(inner):>9.2f} {min(inner):>7.2f} {max(inner):>7.2f} "
-              f"{median([r[1] for r in results]):>10.2f}")
-    gradio = [r[0] for r in imports["gradio"]]
-    print(f"{'app / gradio':<20} {median(pages) / median(gradio):>9.2f} {min(pages) / min(gradio):>7.2f}"
-          "   (first page vs. import gradio alone; min is the least disturbed by other load)")
+    print(f"{'what':<16} {'median s':>9} {'min s':>7} {'max s':>7} {'CPU s':>7}")
+    for name, samples in rows.items():
+        wall, cpu = [s[0] for s in samples], [s[1] for s in samples]
+        print(f"{name:<16} {statistics.median(wall):>9.2f} {min(wall):>7.2f} {max(wall):>7.2f} "
+              f"{statistics.median(cpu):>7.2f}")
+    app, gradio = rows["app first page"], rows["import gradio"]
+    ratios = [statistics.median(s[i] for s in app) / statistics.median(s[i] for s in gradio) for i in (0, 1)]
+    print(f"app first page / import gradio: {ratios[0]:.2f} by wall time, {ratios[1]:.2f} by CPU time")
 
 
 if __name__ == "__main__":
