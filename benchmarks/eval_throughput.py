@@ -11,7 +11,11 @@ scores every metric two ways in the same run:
   (a subprocess: interpreter start, worker start-up, model loads and report
   writing all count).
 
-Both include model loading. The metric values of the two must be identical.
+Both include model loading. A third, single run of the naive loop with every
+math library at 1 thread (the workers' setting) shows what threading alone buys.
+The metric values must agree: WER/CER (the transcripts), PESQ, STOI and DNSMOS
+bit for bit; ESTOI and speaker_sim up to last-bit rounding noise, which numpy's
+SIMD reductions and torch's threaded LSTM produce from process to process.
 Run: ``.venv/bin/python benchmarks/eval_throughput.py [--repeats 3] [--workers 2]``.
 """
 
@@ -41,6 +45,10 @@ from lab import audio  # noqa: E402
 SPEECH = REPO / "tests" / "fixtures" / "speech"
 RATE = 16000
 GAP_S = 0.2
+# numpy's SIMD reductions (ESTOI) and torch's threaded LSTM (speaker_sim) round the last bit differently
+# from process to process; anything larger than this is a real difference and fails the benchmark.
+FLOAT64_NOISE = 1e-12
+FLOAT32_NOISE = 5e-7
 
 
 def build_batch(folder: Path, n_utterances: int = 100, seed: int = 0) -> Path:
@@ -153,10 +161,21 @@ def compare(a: dict, b: dict) -> dict[str, tuple[int, float]]:
 
 
 def describe(diffs: dict[str, tuple[int, float]]) -> str:
+    """Which metrics are bit-identical, which differ and by how much (and whether beyond rounding noise)."""
     bad = {m: d for m, d in diffs.items() if d[0]}
-    if not bad:
-        return f"identical ({len(diffs)} metrics)"
-    return "; ".join(f"{m}: {n} differ (max |diff| {worst:.1e})" for m, (n, worst) in bad.items())
+    same = f"{len(diffs) - len(bad)} of {len(diffs)} metrics bit-identical"
+    return same + "".join(f"; {m}: {n} differ by <= {worst:.1e}{'' if worst <= _noise(m) else ' (REAL DIFFERENCE)'}"
+                          for m, (n, worst) in bad.items())
+
+
+def _noise(metric: str) -> float:
+    """Last-bit rounding noise of a metric: float32 model outputs vs float64 signal processing."""
+    return FLOAT32_NOISE if metric == "speaker_sim" else FLOAT64_NOISE
+
+
+def within_noise(diffs: dict[str, tuple[int, float]]) -> bool:
+    """True when every difference is last-bit rounding noise (transcripts, PESQ, DNSMOS must be exact)."""
+    return all(worst <= _noise(metric) for metric, (_, worst) in diffs.items())
 
 
 def main() -> int:
@@ -202,10 +221,10 @@ def main() -> int:
               f"{naive / batch:.2f}x |\n"
               f"| eval run --workers {args.workers} (scoring only) | {scoring:.1f} | {n / scoring:.2f} | "
               f"{naive / scoring:.2f}x |")
-        pinned = compare(one_thread_values, batch_values)
+        pinned, default = compare(one_thread_values, batch_values), compare(naive_values, batch_values)
         print(f"\nvalues, eval run vs naive loop at 1 thread: {describe(pinned)}")
-        print(f"values, eval run vs naive loop at default threads: {describe(compare(naive_values, batch_values))}")
-        return 0 if all(count == 0 for count, _ in pinned.values()) else 1
+        print(f"values, eval run vs naive loop at default threads: {describe(default)}")
+        return 0 if within_noise(pinned) and within_noise(default) else 1
 
 
 if __name__ == "__main__":
