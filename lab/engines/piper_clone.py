@@ -10,7 +10,10 @@ is unavailable, with that reason, never a fake result.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +24,7 @@ from lab.audio import Audio
 
 TTS = "piper-joe"
 CONVERTER = "world-knn"
+TARGET_CACHE_SIZE = 8  # analysed reference voices kept in memory (an enrolled voice is reused request after request)
 
 
 @dataclass
@@ -34,10 +38,22 @@ class PiperCloneEngine:
     clones = True
     controls: frozenset[str] = frozenset({"speed", "noise_scale", "noise_w"})
     components: dict[str, Any] = field(default_factory=dict)
+    _targets: OrderedDict[bytes, Any] = field(default_factory=OrderedDict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def prepare_voice(self, reference: Audio) -> Any:
-        """The converter's target for ``reference`` (cleaned 16 kHz speech)."""
-        return self.convert_module.prepare_target(reference, engine=self.converter)
+        """The converter's target for ``reference`` (cleaned 16 kHz speech), reused for a repeated reference."""
+        key = hashlib.sha1(reference.samples.tobytes() + reference.sample_rate.to_bytes(4, "little")).digest()
+        with self._lock:
+            if key in self._targets:
+                self._targets.move_to_end(key)
+                return self._targets[key]
+        target = self.convert_module.prepare_target(reference, engine=self.converter)
+        with self._lock:
+            self._targets[key] = target
+            if len(self._targets) > TARGET_CACHE_SIZE:
+                self._targets.popitem(last=False)
+        return target
 
     def stream(self, text: str, voice: Any = None, speed: float = 1.0, seed: int | None = None,
                **style: float) -> Iterator[Audio]:

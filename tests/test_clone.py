@@ -1,0 +1,82 @@
+"""Offline zero-shot cloning (piper-world-knn): the output moves toward the target voice and stays intelligible.
+
+For every fixture speaker except joe (the Piper voice itself), two utterances
+are the cloning reference and a *different* utterance is the similarity
+prompt. The lift is speaker_sim(cloned output, prompt) minus
+speaker_sim(uncloned Piper output, prompt), with the embedded GE2E encoder.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import statistics
+
+import numpy as np
+import pytest
+
+from lab import models, reference, tts
+from lab.audio import Audio
+
+pytestmark = pytest.mark.slow
+
+TEXT = "The weather was pleasant, so we walked to the market. Did you buy fresh bread there?"
+TARGETS = ("slt", "rms", "awb", "kal", "espf")
+ENCODER = "resemblyzer-ge2e"
+HAS_CONVERTER = importlib.util.find_spec("lab.convert") is not None
+
+
+@pytest.mark.skipif(HAS_CONVERTER, reason="lab.convert is present: cloning is tested below")
+def test_without_the_converter_offline_cloning_is_unavailable_with_the_reason(speech_by_speaker) -> None:
+    assert models.resolve("piper-world-knn").location == "unavailable"
+    with pytest.raises(models.ModelUnavailable, match=r"lab\.convert"):
+        tts.start("Hello.", engine="piper-world-knn", voice=speech_by_speaker["slt"][0].audio)
+
+
+@pytest.mark.skipif(not HAS_CONVERTER, reason="needs lab.convert (the conversion engine)")
+def test_cloned_speech_is_closer_to_each_target_and_intelligible(speech_by_speaker) -> None:
+    from eval.metrics.core import MetricInputs
+    from eval.metrics.speaker import speaker_similarity
+    from lab import selfcheck
+
+    uncloned = tts.synthesize(TEXT, engine="piper-joe").audio
+    rows = []
+    for speaker in TARGETS:
+        utterances = speech_by_speaker[speaker]
+        raw = Audio(np.concatenate([u.audio.samples for u in utterances[:2]]), 16000)
+        ref = reference.prepare(raw, measure_quality=False).audio
+        prompt = utterances[3].audio  # not part of the reference
+        result = tts.synthesize(TEXT, engine="piper-world-knn", voice=ref)
+        assert result.model["used"] == "piper-world-knn" and result.audio.sample_rate == 16000
+        cloned_sim, encoder = speaker_similarity(result.audio, prompt, model=ENCODER, allow_fallback=False)
+        base_sim, _ = speaker_similarity(uncloned, prompt, model=ENCODER, allow_fallback=False)
+        wer = selfcheck.scorer().score(MetricInputs(deg=result.audio, text=" ".join(result.sentences)),
+                                       metrics=["wer"])["wer"]
+        rows.append((speaker, cloned_sim, base_sim, cloned_sim - base_sim, wer.value, result.rtf,
+                     result.first_audio_seconds))
+    print(f"\nspeaker similarity ({encoder}) to a held-out utterance of the target; ASR {wer.model}")
+    print(f"{'target':<7} {'cloned':>7} {'uncloned':>9} {'lift':>7} {'WER':>6} {'RTF':>5} {'first s':>8}")
+    for speaker, cloned, base, lift, error_rate, rtf, first in rows:
+        print(f"{speaker:<7} {cloned:>7.3f} {base:>9.3f} {lift:>+7.3f} {error_rate:>6.1%} {rtf:>5.2f} {first:>8.2f}")
+    mean_lift = statistics.mean(r[3] for r in rows)
+    mean_wer = statistics.mean(r[4] for r in rows)
+    print(f"{'mean':<7} {'':>7} {'':>9} {mean_lift:>+7.3f} {mean_wer:>6.1%}")
+    assert mean_lift >= 0.10
+    assert mean_wer <= 0.20
+    assert max(r[4] for r in rows) <= 0.35  # no target turns into mumbling
+
+
+@pytest.mark.skipif(not HAS_CONVERTER, reason="needs lab.convert (the conversion engine)")
+def test_clone_streams_by_sentence_and_reuses_the_analysed_voice(speech_by_speaker) -> None:
+    ref = reference.prepare(speech_by_speaker["rms"][0].audio, measure_quality=False).audio
+    engine = models.load("piper-world-knn").model
+    assert engine.prepare_voice(ref) is engine.prepare_voice(ref)  # analysed once
+    job = tts.start("First sentence. Second sentence?", engine="piper-world-knn", voice=ref)
+    parts = list(job.parts())
+    assert len(parts) == 2 and all(p.sample_rate == 16000 and p.duration > 0.4 for p in parts)
+    assert job.result(check=False).extra["components"]["tts"]["used"] == "piper-joe"
+
+
+@pytest.mark.skipif(not HAS_CONVERTER, reason="needs lab.convert (the conversion engine)")
+def test_cloning_without_a_voice_is_refused(speech_by_speaker) -> None:
+    with pytest.raises(ValueError, match="speaks in a reference voice"):
+        tts.start("Hello.", engine="piper-world-knn")
