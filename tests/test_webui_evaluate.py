@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -51,3 +53,14 @@ def test_batch_zip_gives_report_files_and_summary(tmp_path: Path, speech_set: li
         z.writestr("../manifest.csv", "id,system,audio\n")
     with pytest.raises(gr.Error, match="Unsafe path"):
         evaluate.evaluate_batch(str(evil_zip), ["stoi"], 1, progress=no_progress)
+
+
+def test_tab_exposes_named_api_endpoints_without_loading_heavy_modules() -> None:
+    with gr.Blocks() as demo:
+        evaluate.build()
+    assert {f.api_name for f in demo.fns.values()} == {"score", "evaluate_batch"}
+    code = ("import sys, gradio as gr\nfrom webui import evaluate\nwith gr.Blocks():\n    evaluate.build()\n"
+            "print(sorted(m for m in ('torch', 'onnxruntime', 'ctranslate2', 'pesq') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
+                            capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "[]", result.stderr
