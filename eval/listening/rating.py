@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -46,11 +47,47 @@ class VoteOutcome:
     total: int
 
 
+@dataclass(frozen=True)
+class TestInfo:
+    """The parts of a test a rater request needs (tests never change after creation)."""
+
+    kind: str
+    question: str
+    allow_tie: bool
+
+
 def _test(session: Session, test_id: str) -> ListeningTest:
     test = session.get(ListeningTest, test_id)
     if test is None:
         raise RatingError(404, "No such listening test. Check the link.")
     return test
+
+
+# Tests, items and raters are immutable once written, so hot request paths cache them per process
+# (misses raise and are not cached); only assignments and votes are read inside each transaction.
+@lru_cache(maxsize=4096)
+def _test_info(db: Database, test_id: str) -> TestInfo:
+    with db.read() as session:
+        test = _test(session, test_id)
+        return TestInfo(test.kind, test.question, test.allow_tie)
+
+
+@lru_cache(maxsize=200_000)
+def _item_slots(db: Database, item_id: int) -> tuple[str, ...]:
+    with db.read() as session:
+        item = session.get(Item, item_id)
+        return ("a",) + (("b",) if item.clip_b_id else ()) + (("ref",) if item.prompt_clip_id else ())
+
+
+@lru_cache(maxsize=200_000)
+def _rater_record(db: Database, rater_id: str) -> tuple[str, str, int]:
+    """(test id, secret hash, number of assigned items) of a rater; RatingError(403) when unknown."""
+    with db.read() as session:
+        rater = session.get(Rater, rater_id)
+        if rater is None:
+            raise RatingError(403, "Unknown rater or wrong rater secret.")
+        total = session.scalar(select(func.count()).select_from(Assignment).where(Assignment.rater_id == rater_id))
+        return rater.test_id, rater.secret_hash, total
 
 
 def register_rater(db: Database, test_id: str, user_agent: str = "") -> tuple[str, str]:
@@ -88,45 +125,45 @@ def _least_assigned(session: Session, test_id: str, items: list[Item], count: in
     return sorted(items, key=lambda i: (counts[i.id], _system_random.random()))[:count]
 
 
-def authenticate(session: Session, test_id: str, rater_id: str | None, secret: str | None) -> Rater:
-    """The rater whose id and secret match, else RatingError(403)."""
-    rater = session.get(Rater, rater_id) if rater_id else None
-    if rater is None or rater.test_id != test_id or not tokens.secret_matches(secret, rater.secret_hash):
+def authenticate(db: Database, test_id: str, rater_id: str | None, secret: str | None) -> int:
+    """Check that ``secret`` belongs to rater ``rater_id`` of ``test_id``; returns their number of items.
+
+    Raises:
+        RatingError: 403 for an unknown rater, another test's rater or a wrong secret.
+    """
+    if not rater_id or len(rater_id) > 64:
         raise RatingError(403, "Unknown rater or wrong rater secret.")
-    return rater
+    rater_test, secret_hash, total = _rater_record(db, rater_id)
+    if rater_test != test_id or not tokens.secret_matches(secret, secret_hash):
+        raise RatingError(403, "Unknown rater or wrong rater secret.")
+    return total
 
 
-def _required_slots(item: Item) -> list[str]:
-    return ["a"] + (["b"] if item.clip_b_id else []) + (["ref"] if item.prompt_clip_id else [])
-
-
-def _assignment(session: Session, rater: Rater, key: str) -> tuple[Assignment, Item]:
+def _assignment(session: Session, rater_id: str, key: str) -> Assignment:
     assignment = session.scalar(select(Assignment).where(Assignment.key == key))
-    if assignment is None or assignment.rater_id != rater.id:
+    if assignment is None or assignment.rater_id != rater_id:
         raise RatingError(404, "This item is not in your assignment.")
-    return assignment, session.get(Item, assignment.item_id)
+    return assignment
 
 
 def next_item(db: Database, test_id: str, rater_id: str, secret: str) -> dict:
     """Progress and the first unanswered item of the rater's sequence (``item`` is None when done)."""
+    test = _test_info(db, test_id)
+    total = authenticate(db, test_id, rater_id, secret)
     with db.read() as session:
-        test = _test(session, test_id)
-        rater = authenticate(session, test_id, rater_id, secret)
-        total = session.scalar(select(func.count()).select_from(Assignment).where(Assignment.rater_id == rater.id))
-        answered = session.scalar(select(func.count()).select_from(Vote).where(Vote.rater_id == rater.id))
+        answered = session.scalar(select(func.count()).select_from(Vote).where(Vote.rater_id == rater_id))
         assignment = session.scalar(
             select(Assignment).outerjoin(Vote, Vote.assignment_id == Assignment.id)
-            .where(Assignment.rater_id == rater.id, Vote.id.is_(None)).order_by(Assignment.position).limit(1))
-        state = {"kind": test.kind, "question": test.question, "allow_tie": test.allow_tie,
-                 "scale": SCORE_RANGES.get(test.kind), "answered": answered, "total": total, "item": None}
-        if assignment is not None:
-            item = session.get(Item, assignment.item_id)
-            played = {"a": assignment.played_a, "b": assignment.played_b, "ref": assignment.played_ref}
-            state["item"] = {"key": assignment.key, "position": assignment.position + 1,
-                             "slots": _required_slots(item),
-                             "audio": {s: f"/listen/api/audio/{assignment.key}/{s}" for s in _required_slots(item)},
-                             "played": {s: played[s] is not None for s in _required_slots(item)}}
-        return state
+            .where(Assignment.rater_id == rater_id, Vote.id.is_(None)).order_by(Assignment.position).limit(1))
+    state = {"kind": test.kind, "question": test.question, "allow_tie": test.allow_tie,
+             "scale": SCORE_RANGES.get(test.kind), "answered": answered, "total": total, "item": None}
+    if assignment is not None:
+        slots = list(_item_slots(db, assignment.item_id))
+        played = {"a": assignment.played_a, "b": assignment.played_b, "ref": assignment.played_ref}
+        state["item"] = {"key": assignment.key, "position": assignment.position + 1, "slots": slots,
+                         "audio": {s: f"/listen/api/audio/{assignment.key}/{s}" for s in slots},
+                         "played": {s: played[s] is not None for s in slots}}
+    return state
 
 
 def clip_for(db: Database, key: str, slot: str) -> tuple[str, str]:
@@ -150,18 +187,19 @@ def clip_for(db: Database, key: str, slot: str) -> tuple[str, str]:
 
 def record_play(db: Database, test_id: str, rater_id: str, secret: str, key: str, slot: str) -> dict:
     """Record that the rater played ``slot`` of item ``key`` to the end; returns the item's played flags."""
+    authenticate(db, test_id, rater_id, secret)
     with db.write(durable=False) as session:
-        rater = authenticate(session, test_id, rater_id, secret)
-        assignment, item = _assignment(session, rater, key)
-        if slot not in _required_slots(item):
+        assignment = _assignment(session, rater_id, key)
+        slots = _item_slots(db, assignment.item_id)
+        if slot not in slots:
             raise RatingError(422, f"Item has no clip {slot!r}.")
         column = f"played_{slot}"
         if getattr(assignment, column) is None:
             setattr(assignment, column, utc_now())
-        return {s: getattr(assignment, f"played_{s}") is not None for s in _required_slots(item)}
+        return {s: getattr(assignment, f"played_{s}") is not None for s in slots}
 
 
-def _validated(test: ListeningTest, choice: str | None, score: int | None) -> tuple[str | None, int | None]:
+def _validated(test: TestInfo, choice: str | None, score: int | None) -> tuple[str | None, int | None]:
     if test.kind == "ab":
         allowed = ("A", "B", "tie") if test.allow_tie else ("A", "B")
         if choice not in allowed:
@@ -196,22 +234,23 @@ def cast_vote(db: Database, test_id: str, rater_id: str, secret: str, key: str, 
 
 def _store_vote(db: Database, test_id: str, rater_id: str, secret: str, key: str, choice: str | None,
                 score: int | None, comment: str, latency_ms: float | None, update: bool) -> VoteOutcome:
+    test = _test_info(db, test_id)
+    total = authenticate(db, test_id, rater_id, secret)
+    choice, score = _validated(test, choice, score)
     with db.write() as session:
-        test = _test(session, test_id)
-        rater = authenticate(session, test_id, rater_id, secret)
-        assignment, item = _assignment(session, rater, key)
-        choice, score = _validated(test, choice, score)
-        missing = [s for s in _required_slots(item) if getattr(assignment, f"played_{s}") is None]
+        assignment = _assignment(session, rater_id, key)
+        slots = _item_slots(db, assignment.item_id)
+        missing = [s for s in slots if getattr(assignment, f"played_{s}") is None]
         if missing:
             raise RatingError(409, "Play every clip to the end before voting (not yet played: "
                               + ", ".join(s.upper() if s != "ref" else "reference" for s in missing) + ").")
-        existing = session.scalar(select(Vote).where(Vote.rater_id == rater.id, Vote.item_id == item.id))
+        existing = session.scalar(select(Vote).where(Vote.rater_id == rater_id, Vote.item_id == assignment.item_id))
         status = "saved"
         if existing is None:
-            session.add(Vote(test_id=test_id, rater_id=rater.id, item_id=item.id, assignment_id=assignment.id,
-                             choice=choice, score=score, position=assignment.position, swapped=assignment.swapped,
-                             played_a=True, played_b=item.clip_b_id is not None,
-                             played_ref=item.prompt_clip_id is not None, latency_ms=latency_ms, comment=comment))
+            session.add(Vote(test_id=test_id, rater_id=rater_id, item_id=assignment.item_id,
+                             assignment_id=assignment.id, choice=choice, score=score, position=assignment.position,
+                             swapped=assignment.swapped, played_a=True, played_b="b" in slots,
+                             played_ref="ref" in slots, latency_ms=latency_ms, comment=comment))
         elif (existing.choice, existing.score, existing.comment) == (choice, score, comment):
             status = "unchanged"
         elif update:
@@ -221,6 +260,5 @@ def _store_vote(db: Database, test_id: str, rater_id: str, secret: str, key: str
         else:
             raise RatingError(409, "You already voted on this item; send update=true to change your vote.")
         session.flush()
-        total = session.scalar(select(func.count()).select_from(Assignment).where(Assignment.rater_id == rater.id))
-        answered = session.scalar(select(func.count()).select_from(Vote).where(Vote.rater_id == rater.id))
+        answered = session.scalar(select(func.count()).select_from(Vote).where(Vote.rater_id == rater_id))
     return VoteOutcome(status, answered, total)
