@@ -98,7 +98,7 @@ def markdown(report: Report) -> str:
                       for c in report.comparisons]), "\n## Worst utterances\n"]
     for metric, model, worst in _worst(report):
         if worst:
-            out.append(f"\n### {_md(metric)} ({_md(model)})\n")
+            out.append(f"\n### {_md(_label(metric, model))}\n")
             out.append(_md_table(["system", "id", "value", "model", "expected / transcript"],
                                  [(r["system"], r["id"], number(summary.metric_value(r, metric)),
                                    summary.model_of(r, metric), _transcript_text(r)) for r in worst]))
@@ -128,10 +128,7 @@ def html_page(report: Report, audio_paths: dict[tuple[str, str], Path]) -> str:
 def _plots(report: Report) -> Html:
     parts = []
     for metric in report.metrics:
-        groups = [(f"{s.system}" if s.model == "-" else f"{s.system} ({s.model})",
-                   [summary.metric_value(r, metric) for r in report.rows
-                    if r["system"] == s.system and summary.model_of(r, metric) == s.model
-                    and summary.metric_value(r, metric) == summary.metric_value(r, metric)])
+        groups = [(_label(s.system, s.model), summary.values_of(report.rows, s.system, metric, s.model))
                   for s in report.summary if s.metric == metric and s.statistic == summary.MEAN and s.n > 0]
         if groups:
             png = plots.distribution_png(groups, metric, _unit(metric))
@@ -145,10 +142,15 @@ def _worst_html(report: Report, clips: _ClipEmbedder) -> Html:
     for metric, model, worst in _worst(report):
         rows = [(r["system"], r["id"], number(summary.metric_value(r, metric)), summary.model_of(r, metric),
                  clips.tag(r), _transcript_html(r)) for r in worst]
-        parts.append(f"<h3>{esc(metric)} ({esc(model)})</h3>")
+        parts.append(f"<h3>{esc(_label(metric, model))}</h3>")
         parts.append(report_html.table(["system", "id", "value", "model", "audio", "expected vs transcript"], rows,
                                        numeric=(2,)))
     return Html("".join(parts))
+
+
+def _label(name: str, model: str) -> str:
+    """"name (model)", or just the name for model-free metrics."""
+    return name if model == "-" else f"{name} ({model})"
 
 
 def _worst(report: Report) -> list[tuple[str, str, list[dict[str, Any]]]]:
@@ -227,8 +229,9 @@ def _run_line(report: Report) -> str:
 
 
 def _provenance_items(info: dict[str, Any]) -> list[tuple[str, str]]:
-    items = [(k, str(info[k])) for k in ("command", "started", "first_started", "workers", "python", "platform",
-                                         "cpu_count", "manifest", "manifest_sha256") if k in info]
+    keys = ("command", "started", "first_started", "workers", "threads_per_worker", "python", "platform", "cpu_count",
+            "manifest", "manifest_sha256")
+    items = [(k, str(info[k])) for k in keys if k in info]
     return items + [(f"package {name}", version) for name, version in (info.get("packages") or {}).items()]
 
 

@@ -13,10 +13,8 @@ workers do not fight over the cores. The parent writes rows in manifest order.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
-import math
 import multiprocessing
 import os
 import sys
@@ -32,6 +30,7 @@ from typing import Any
 from eval import provenance
 from eval.manifest import ManifestRow, read_manifest
 from eval.results_log import ResultsWriter, read_results, write_json_atomic
+from eval.row_scoring import score_row
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +131,7 @@ def run(
     done = _prepare_output(out, results_path, meta, resume)
     previous = provenance.read_json(out / RUN_FILE) if resume else {}
     info = provenance.run_info(command or sys.argv, workers) | meta | {"models": previous.get("models", {})}
+    info["threads_per_worker"] = threads_per_worker(workers) if workers > 1 else "library defaults"
     if previous:
         info["first_started"] = previous.get("first_started", previous.get("started"))
     write_json_atomic(out / RUN_FILE, info)
@@ -157,65 +157,9 @@ def run(
     return RunOutcome(out, ordered, rows, len(rows) - len(todo), len(todo), seconds)
 
 
-def score_row(scorer: Any, row: ManifestRow, metrics: Sequence[str]) -> dict[str, Any]:
-    """Score one manifest row; every problem becomes part of the row, nothing raises.
-
-    Returns:
-        {"line", "id", "system", "audio", "error", "metrics": {name: MetricResult fields}}.
-        ``error`` is set when the row could not be scored at all.
-    """
-    from eval.metrics import METRICS, MetricInputs
-    from lab.audio import AudioError, load
-
-    record: dict[str, Any] = {"line": row.line, "id": row.id, "system": row.system,
-                              "audio": row.cells.get("audio", ""), "error": row.error, "metrics": {}}
-    if row.error:
-        return record
-    try:
-        deg = load(row.audio)
-    except AudioError as exc:
-        record["error"] = f"audio: {exc}"
-        return record
-    problems = dict(row.input_errors)
-    optional = {}
-    for column in ("reference", "prompt"):
-        optional[column] = None
-        path = getattr(row, column)
-        if path is not None:
-            try:
-                optional[column] = load(path)
-            except AudioError as exc:
-                problems[column] = f"{column}: {exc}"
-    inputs = MetricInputs(deg, optional["reference"], optional["prompt"], row.text)
-    try:
-        results = scorer.score(inputs, metrics=list(metrics))
-    except Exception:  # one file's library failure must not end a batch run: isolate the failing metric
-        log.exception("line %d (%s/%s): scoring failed; retrying metric by metric", row.line, row.system, row.id)
-        results = {name: _score_alone(scorer, inputs, name) for name in metrics}
-    for name, result in results.items():
-        entry = dataclasses.asdict(result)
-        problem = _input_problem(METRICS.get(name), problems)
-        if problem and result.skipped:  # the input was meant to be there: a failure, not "not applicable"
-            entry.update(value=math.nan, skipped=None, error=problem)
-        record["metrics"][name] = entry
-    return record
-
-
-def _score_alone(scorer: Any, inputs: Any, name: str) -> Any:
-    """One metric on its own; an exception becomes that metric's NaN + error."""
-    from eval.metrics import MetricResult
-
-    try:
-        return scorer.score(inputs, metrics=[name])[name]
-    except Exception as exc:  # recorded in the row and the report, never hidden
-        return MetricResult(name, math.nan, error=f"{type(exc).__name__}: {exc}")
-
-
-def _input_problem(info: Any, problems: dict[str, str]) -> str | None:
-    if info is None:
-        return None
-    needs = {"reference": info.needs_reference, "prompt": info.needs_speaker_prompt, "text": info.needs_text}
-    return next((problems[k] for k, needed in needs.items() if needed and k in problems), None)
+def threads_per_worker(workers: int) -> int:
+    """Math-library threads each of ``workers`` processes gets: the cores shared out, at least 1."""
+    return max(1, (os.cpu_count() or 1) // workers)
 
 
 def _check_metrics(metrics: Sequence[str] | None) -> tuple[str, ...]:
@@ -255,7 +199,7 @@ def _score_all(
         for row in rows:
             yield score_row(scorer, row, metrics), scorer.models()
         return
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = threads_per_worker(workers)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
                              initargs=(factory, threads)) as pool:

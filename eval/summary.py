@@ -78,6 +78,12 @@ def model_of(row: dict[str, Any], metric: str) -> str:
     return entry.get("model") or "-"
 
 
+def values_of(rows: Sequence[dict[str, Any]], system: str, metric: str, model: str) -> list[float]:
+    """Finite values of ``metric`` from ``model`` for ``system``, in row order."""
+    return [v for r in rows if r["system"] == system and model_of(r, metric) == model
+            and math.isfinite(v := metric_value(r, metric))]
+
+
 def systems_of(rows: Sequence[dict[str, Any]]) -> list[str]:
     """System names in order of first appearance."""
     return list(dict.fromkeys(r["system"] for r in rows))
