@@ -27,6 +27,7 @@ import json
 import math
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -102,11 +103,11 @@ def _degrade(clean: audio.Audio, snr_db: float, delay_s: float, rng: np.random.G
     return audio.Audio((y / max(1.0, float(np.max(np.abs(y))) / 0.99)).astype(np.float32), RATE)
 
 
-def naive_loop(manifest: Path) -> tuple[float, dict]:
-    """Seconds for one Scorer scoring every row in a plain loop (model loads included), and the values."""
+def naive_loop(manifest: Path) -> tuple[float, float, dict]:
+    """(wall s, CPU s, values) of one Scorer scoring every row in a plain loop (model loads included)."""
     with manifest.open() as f:
         rows = list(csv.DictReader(f))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     scorer = Scorer()
     values = {}
     for row in rows:
@@ -115,16 +116,16 @@ def naive_loop(manifest: Path) -> tuple[float, dict]:
                               audio.load(folder / row["prompt"]), row["text"])
         for name, result in scorer.score(inputs).items():
             values[(row["system"], row["id"], name)] = result.value
-    return time.perf_counter() - start, values
+    return time.perf_counter() - start, time.process_time() - cpu, values
 
 
-def batch_run(manifest: Path, out: Path, workers: int) -> tuple[float, float, dict]:
-    """(command wall seconds, scoring seconds reported by the run, values) of `python -m eval run`."""
+def batch_run(manifest: Path, out: Path, workers: int) -> tuple[float, float, float, dict]:
+    """(command wall s, scoring s reported by the run, CPU s of the command and its workers, values)."""
     command = [sys.executable, "-m", "eval", "run", str(manifest), "--out", str(out), "--workers", str(workers),
                "--no-progress"]
-    start = time.perf_counter()
+    start, before = time.perf_counter(), _children_cpu()
     proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, _children_cpu() - before
     if proc.returncode != 0:
         raise SystemExit(f"eval run failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     scoring = float(re.search(r"scored in ([\d.]+) s", proc.stderr).group(1))
@@ -135,17 +136,23 @@ def batch_run(manifest: Path, out: Path, workers: int) -> tuple[float, float, di
             raise SystemExit(f"row {row['id']} failed: {row['error']}")
         for name, entry in row["metrics"].items():
             values[(row["system"], row["id"], name)] = math.nan if entry["value"] is None else entry["value"]
-    return wall, scoring, values
+    return wall, scoring, cpu, values
 
 
-def naive_loop_one_thread(manifest: Path) -> tuple[float, dict]:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # includes the workers the command waited for
+    return usage.ru_utime + usage.ru_stime
+
+
+def naive_loop_one_thread(manifest: Path) -> tuple[float, float, dict]:
     """The naive loop in a fresh process with every math library at 1 thread (the workers' setting)."""
     env = dict(os.environ, **{v: "1" for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
     out = manifest.parent / "naive_1thread.json"
     subprocess.run([sys.executable, __file__, "--naive-only", str(manifest), str(out)], env=env, check=True,
                    capture_output=True)
     data = json.loads(out.read_text())
-    return data["seconds"], {tuple(k.split("\t")): math.nan if v is None else v for k, v in data["values"].items()}
+    values = {tuple(k.split("\t")): math.nan if v is None else v for k, v in data["values"].items()}
+    return data["seconds"], data["cpu"], values
 
 
 def compare(a: dict, b: dict) -> dict[str, tuple[int, float]]:
@@ -186,8 +193,8 @@ def main() -> int:
     parser.add_argument("--naive-only", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.naive_only:
-        seconds, values = naive_loop(args.naive_only[0])
-        args.naive_only[1].write_text(json.dumps({"seconds": seconds, "values": {
+        seconds, cpu, values = naive_loop(args.naive_only[0])
+        args.naive_only[1].write_text(json.dumps({"seconds": seconds, "cpu": cpu, "values": {
             "\t".join(k): None if math.isnan(v) else v for k, v in values.items()}}))
         return 0
     with tempfile.TemporaryDirectory(prefix="eval_throughput_") as tmp:
@@ -198,29 +205,32 @@ def main() -> int:
         print(f"{n} utterances, {min(durations):.1f}-{max(durations):.1f} s (mean {np.mean(durations):.1f} s), "
               f"all metrics, eval run --workers {args.workers} vs naive loop, {args.repeats} repeats, "
               f"load average before start {os.getloadavg()[0]:.1f}")
-        naive_s, batch_s, scoring_s = [], [], []
+        naive_s, batch_s, scoring_s, naive_cpu, batch_cpu = [], [], [], [], []
         for rep in range(args.repeats):  # alternate the order so shared-machine load hits both alike
             for method in (("naive", "batch") if rep % 2 == 0 else ("batch", "naive")):
                 if method == "naive":
-                    seconds, naive_values = naive_loop(manifest)
+                    seconds, cpu, naive_values = naive_loop(manifest)
                     naive_s.append(seconds)
+                    naive_cpu.append(cpu)
                 else:
-                    wall, scoring, batch_values = batch_run(manifest, folder / f"out{rep}", args.workers)
+                    wall, scoring, cpu, batch_values = batch_run(manifest, folder / f"out{rep}", args.workers)
                     batch_s.append(wall)
+                    batch_cpu.append(cpu)
                     scoring_s.append(scoring)
             print(f"  run {rep + 1}: naive {naive_s[-1]:.1f} s, eval run {batch_s[-1]:.1f} s "
                   f"(scoring {scoring_s[-1]:.1f} s), load {os.getloadavg()[0]:.1f}; values vs naive: "
                   f"{describe(compare(naive_values, batch_values))}")
-        one_thread_s, one_thread_values = naive_loop_one_thread(manifest)
+        one_thread_s, one_thread_cpu, one_thread_values = naive_loop_one_thread(manifest)
         naive, batch, scoring = (statistics.median(x) for x in (naive_s, batch_s, scoring_s))
-        print(f"\n| method | median s | utt/s | vs naive |\n|---|---|---|---|\n"
-              f"| naive loop (1 Scorer, default threads) | {naive:.1f} | {n / naive:.2f} | 1.00x |\n"
+        cpu_naive, cpu_batch = statistics.median(naive_cpu), statistics.median(batch_cpu)
+        print("\n| method | median wall s | utt/s | vs naive | CPU s (all threads/processes) |\n|---|---|---|---|---|\n"
+              f"| naive loop (1 Scorer, default threads) | {naive:.1f} | {n / naive:.2f} | 1.00x | {cpu_naive:.0f} |\n"
               f"| naive loop, 1 thread (1 run) | {one_thread_s:.1f} | {n / one_thread_s:.2f} | "
-              f"{naive / one_thread_s:.2f}x |\n"
+              f"{naive / one_thread_s:.2f}x | {one_thread_cpu:.0f} |\n"
               f"| eval run --workers {args.workers} (whole command) | {batch:.1f} | {n / batch:.2f} | "
-              f"{naive / batch:.2f}x |\n"
+              f"{naive / batch:.2f}x | {cpu_batch:.0f} |\n"
               f"| eval run --workers {args.workers} (scoring only) | {scoring:.1f} | {n / scoring:.2f} | "
-              f"{naive / scoring:.2f}x |")
+              f"{naive / scoring:.2f}x | |")
         pinned, default = compare(one_thread_values, batch_values), compare(naive_values, batch_values)
         print(f"\nvalues, eval run vs naive loop at 1 thread: {describe(pinned)}")
         print(f"values, eval run vs naive loop at default threads: {describe(default)}")
