@@ -68,6 +68,7 @@ def test_create_vote_results_export(tmp_path: Path, zip_upload: Path, capsys: py
     assert code == 0 and len(written) == 4
     votes = json.loads((tmp_path / "exports" / f"{created['test_id']}-votes.json").read_text())
     assert len(votes) == 5 and {"position", "swapped", "shown_as_A", "played_ref"} <= set(votes[0])
+    assert votes[0]["played_a_at"] and votes[0]["played_ref_at"] and not votes[0]["played_b_at"]
 
 
 def test_wrong_token_and_bad_input_exit_2(tmp_path: Path, zip_upload: Path, capsys: pytest.CaptureFixture) -> None:

@@ -16,17 +16,19 @@ from sqlalchemy import select
 from eval.listening import report
 from eval.listening.database import Database
 from eval.listening.report import clean
-from eval.listening.schema import Clip, Item, Vote, iso_utc
+from eval.listening.schema import SLOTS, Assignment, Clip, Item, Vote, iso_utc
 
 ANALYSIS_SECTIONS = ("pairs", "bradley_terry", "mos", "cmos", "raters", "correlations")
 
 
 def vote_rows(db: Database, test_id: str, flagged: set[str]) -> list[dict]:
-    """One dict per vote: who, what item, which system was shown on which side, the answer, timings, comment."""
+    """One dict per vote: who, what item, which system was shown on which side, when each clip finished
+    playing, the answer, timings and comment."""
     with db.read() as session:
         clips = {c.id: c for c in session.scalars(select(Clip).where(Clip.test_id == test_id))}
         items = {i.id: i for i in session.scalars(select(Item).where(Item.test_id == test_id))}
         votes = session.scalars(select(Vote).where(Vote.test_id == test_id).order_by(Vote.id)).all()
+        plays = {a.id: a for a in session.scalars(select(Assignment).where(Assignment.test_id == test_id))}
     rows = []
     for v in votes:
         item = items[v.item_id]
@@ -42,6 +44,7 @@ def vote_rows(db: Database, test_id: str, flagged: set[str]) -> list[dict]:
                      "choice_as_shown": v.choice or "", "preferred_system": preferred,
                      "score_as_shown": v.score if v.score is not None else "",
                      "played_a": v.played_a, "played_b": v.played_b, "played_ref": v.played_ref,
+                     **{f"played_{s}_at": iso_utc(getattr(plays[v.assignment_id], f"played_{s}")) for s in SLOTS},
                      "latency_ms": v.latency_ms if v.latency_ms is not None else "",
                      "created": iso_utc(v.created), "updated": iso_utc(v.updated),
                      "revisions": v.revisions, "comment": v.comment})
