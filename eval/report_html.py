@@ -58,6 +58,9 @@ def summary_table(summary: Sequence[SummaryRow]) -> Html:
 
 def comparison_table(comparisons: Sequence[Comparison]) -> Html:
     """Pairwise mean differences (a − b) with bootstrap CI and Wilcoxon p."""
+    if not comparisons:
+        return Html("<p>None: no two systems share at least two scored utterance ids for the same metric "
+                    "and model.</p>")
     rows = [(c.metric, c.model, c.system_a, c.system_b, c.n_pairs, number(c.mean_difference),
              f"[{number(c.ci_low)}, {number(c.ci_high)}]", number(c.wilcoxon_p, 4)) for c in comparisons]
     return table(["metric", "model", "system a", "system b", "pairs", "mean a − b", "95% CI", "Wilcoxon p"],
