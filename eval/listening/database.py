@@ -27,6 +27,7 @@ from eval.listening.schema import Base
 log = logging.getLogger(__name__)
 
 ENV_URL = "VOICELAB_LISTENING_DB"
+ENV_AUDIO = "VOICELAB_LISTENING_AUDIO"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUSY_TIMEOUT_MS = 60_000
 
@@ -37,7 +38,10 @@ def default_url() -> str:
 
 
 def data_root(url: str) -> Path:
-    """Folder for test-owned audio: next to a SQLite file, else <repo>/data/listening_audio."""
+    """Folder for test-owned audio: env VOICELAB_LISTENING_AUDIO (e.g. a volume shared by replicas),
+    else next to a SQLite file, else <repo>/data/listening_audio."""
+    if os.environ.get(ENV_AUDIO):
+        return Path(os.environ[ENV_AUDIO])
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         return Path(url.removeprefix("sqlite:///")).resolve().parent / "listening_audio"
     return REPO_ROOT / "data" / "listening_audio"
