@@ -61,14 +61,16 @@ class FasterWhisperASR:
 
 
 class TransformersWhisperASR:
-    """Whisper through transformers (``WhisperForConditionalGeneration`` + ``WhisperProcessor``)."""
+    """Whisper through transformers (``WhisperForConditionalGeneration`` + ``WhisperProcessor``), fp16 on a GPU."""
 
     def __init__(self, model_dir: Path) -> None:
         import torch
         from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        dtype = torch.float16 if self.device == "cuda" else torch.float32
         self.processor = WhisperProcessor.from_pretrained(model_dir)
-        self.model = WhisperForConditionalGeneration.from_pretrained(model_dir, dtype=torch.float32).eval()
+        self.model = WhisperForConditionalGeneration.from_pretrained(model_dir, dtype=dtype).to(self.device).eval()
 
     def transcribe(self, audio: Audio) -> str:
         """English transcript of ``audio`` (any rate; resampled to 16 kHz; > 30 s decoded long-form).
@@ -83,11 +85,11 @@ class TransformersWhisperASR:
         features = self.processor(
             samples, sampling_rate=ASR_RATE, return_tensors="pt", return_attention_mask=True,
             **({"truncation": False, "padding": "longest"} if long_form else {}))
-        kwargs = {"attention_mask": features.attention_mask}
+        kwargs = {"attention_mask": features.attention_mask.to(self.device)}
         if getattr(self.model.generation_config, "is_multilingual", False):
             kwargs.update(language="en", task="transcribe")
         with torch.inference_mode():
-            ids = self.model.generate(features.input_features, **kwargs)
+            ids = self.model.generate(features.input_features.to(self.device, self.model.dtype), **kwargs)
         return self.processor.batch_decode(ids, skip_special_tokens=True)[0].strip()
 
 

@@ -18,7 +18,8 @@ from lab import models
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ASR = "whisper-small"  # falls back to the embedded whisper-base-ct2 offline (reported)
+DEFAULT_ASR = "whisper-small"  # CPU; falls back to the embedded whisper-base-ct2 offline (reported)
+DEFAULT_ASR_GPU = "whisper-large-v3"
 DEFAULT_SPEAKER = "ecapa-voxceleb"  # falls back to the embedded resemblyzer-ge2e offline (reported)
 # Errors a metric computation or a model load may raise on bad data or a broken model; recorded, never hidden.
 METRIC_ERRORS = (RuntimeError, ValueError, OSError)
@@ -45,7 +46,8 @@ class Scorer:
     """Scores utterances with any subset of METRICS; models load lazily, once per Scorer.
 
     Args:
-        asr: ASR model name (registry), default whisper-small.
+        asr: ASR model name (registry); default whisper-small on CPU, whisper-large-v3
+            when a CUDA GPU is present (decided when the ASR model first loads).
         speaker: speaker-encoder name, default ecapa-voxceleb.
         quality: no-reference quality model name.
         allow_fallback: when a requested model is unavailable, use its embedded
@@ -58,9 +60,9 @@ class Scorer:
 
     def __init__(self, asr: str | None = None, speaker: str | None = None, quality: str = "dnsmos",
                  allow_fallback: bool = True) -> None:
-        self.requested = {"asr": asr or DEFAULT_ASR, "speaker": speaker or DEFAULT_SPEAKER, "quality": quality}
+        self.requested = {"asr": asr, "speaker": speaker or DEFAULT_SPEAKER, "quality": quality}
         for role, name in self.requested.items():
-            if models.spec(name).role != role:
+            if name is not None and models.spec(name).role != role:
                 raise models.ModelUnavailable(f"{name!r} has role {models.spec(name).role!r}, not {role!r}")
         self.allow_fallback = allow_fallback
         self._loaded: dict[str, models.Loaded] = {}
@@ -120,7 +122,8 @@ class Scorer:
             raise self._load_errors[role]
         if role not in self._loaded:
             try:
-                self._loaded[role] = models.load(self.requested[role], allow_fallback=self.allow_fallback)
+                name = self.requested[role] or _default_asr()
+                self._loaded[role] = models.load(name, allow_fallback=self.allow_fallback)
             except METRIC_ERRORS as exc:
                 self._load_errors[role] = exc
                 raise
@@ -147,3 +150,9 @@ class Scorer:
                     result.details["requested_model"] = loaded.requested
         return results
 
+
+def _default_asr() -> str:
+    """Whisper sized for the hardware: large-v3 on a CUDA GPU, small on CPU."""
+    import torch
+
+    return DEFAULT_ASR_GPU if torch.cuda.is_available() else DEFAULT_ASR
