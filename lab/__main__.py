@@ -12,7 +12,7 @@ import math
 import sys
 from typing import Any
 
-from lab import model_sources, models
+from lab import model_sources, models, voices_cli
 from lab.audio import AudioError
 
 
@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-check", action="store_true", help="skip the self-check (ASR WER, DNSMOS, speaker sim)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_tts)
+    voices_cli.add_parser(sub)
     return parser
 
 

@@ -9,13 +9,18 @@ speaker_sim(uncloned Piper output, prompt), with the embedded GE2E encoder.
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
 import statistics
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lab import models, reference, tts
-from lab.audio import Audio
+from lab.audio import Audio, save
 
 pytestmark = pytest.mark.slow
 
@@ -23,6 +28,7 @@ TEXT = "The weather was pleasant, so we walked to the market. Did you buy fresh 
 TARGETS = ("slt", "rms", "awb", "kal", "espf")
 ENCODER = "resemblyzer-ge2e"
 HAS_CONVERTER = importlib.util.find_spec("lab.convert") is not None
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.skipif(HAS_CONVERTER, reason="lab.convert is present: cloning is tested below")
@@ -80,3 +86,29 @@ def test_clone_streams_by_sentence_and_reuses_the_analysed_voice(speech_by_speak
 def test_cloning_without_a_voice_is_refused(speech_by_speaker) -> None:
     with pytest.raises(ValueError, match="speaks in a reference voice"):
         tts.start("Hello.", engine="piper-world-knn")
+
+
+@pytest.mark.skipif(not HAS_CONVERTER, reason="needs lab.convert (the conversion engine)")
+def test_cli_clones_an_enrolled_voice_by_name_and_checks_the_speaker(tmp_path, speech_by_speaker) -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "VOICELAB_CHECKPOINTS": str(tmp_path / "ck"),
+           "VOICELAB_DATA": str(tmp_path / "data")}
+    reference_file = tmp_path / "awb.wav"
+    save(Audio(np.concatenate([u.audio.samples for u in speech_by_speaker["awb"][:2]]), 16000), reference_file)
+
+    def lab(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "lab", *args], capture_output=True, text=True, cwd=REPO,
+                              env=env, timeout=600)
+
+    refused = lab("voices", "enroll", "Alan", str(reference_file), "--json")
+    assert refused.returncode == 2 and "consent" in refused.stderr and not (tmp_path / "data" / "voices").exists()
+    enrolled = lab("voices", "enroll", "Alan", str(reference_file), "--consent", "--json")
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert json.loads(enrolled.stdout)["name"] == "alan"
+    spoken = lab("tts", "--voice", "alan", "--text", "Good evening. Shall we start?", "--out", str(tmp_path / "o.wav"),
+                 "--json")
+    assert spoken.returncode == 0, spoken.stderr
+    payload = json.loads(spoken.stdout)
+    assert payload["engine"] == "piper-world-knn" and payload["components"]["tts"]["used"] == "piper-joe"
+    scores = payload["check"]["scores"]
+    assert scores["speaker_sim"]["value"] > 0.5 and scores["speaker_sim"]["model"]
+    assert scores["wer"]["value"] <= 0.34
