@@ -115,3 +115,4 @@ def test_silent_output_fails_pesq_instead_of_scoring_zero(scorer: Scorer, speech
     result = scorer.score(MetricInputs(silent, ref=speech), ["pesq_wb"])["pesq_wb"]
     assert math.isnan(result.value)
     assert result.error.startswith("SilentSignalError: the degraded signal is digital silence")
+    assert result.details == {} and estimate_delay(speech, silent) == 0

@@ -49,7 +49,8 @@ def estimate_delay(ref: Audio, deg: Audio, max_delay_s: float = MAX_DELAY_S) -> 
         max_delay_s: largest delay searched, seconds, in both directions.
 
     Returns:
-        Delay in samples of ``ref.sample_rate``; positive when ``deg`` starts later.
+        Delay in samples of ``ref.sample_rate``; positive when ``deg`` starts later;
+        0 when either signal is constant (silence).
 
     Raises:
         ValueError: the rates differ.
@@ -58,10 +59,12 @@ def estimate_delay(ref: Audio, deg: Audio, max_delay_s: float = MAX_DELAY_S) -> 
         raise ValueError(f"estimate_delay needs equal rates, got {ref.sample_rate} and {deg.sample_rate} Hz")
     rate = ref.sample_rate
     hop = max(rate // _ENVELOPE_RATE, 1)
-    coarse = _best_lag(_envelope(ref.samples, hop), _envelope(deg.samples, hop), int(max_delay_s * rate / hop))
+    ref_env, deg_env = _envelope(ref.samples, hop), _envelope(deg.samples, hop)
+    if not (np.any(ref_env) and np.any(deg_env)):
+        return 0  # a constant (silent) signal has no delay to find
+    coarse = _best_lag(ref_env, deg_env, int(max_delay_s * rate / hop))
     centre = coarse * hop
-    fine = _best_lag(ref.samples, deg.samples, 2 * hop, centre=centre)
-    return fine
+    return _best_lag(ref.samples, deg.samples, 2 * hop, centre=centre)
 
 
 def align(ref: Audio, deg: Audio, rate: int, max_delay_s: float = MAX_DELAY_S) -> Alignment:
