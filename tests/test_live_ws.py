@@ -147,6 +147,15 @@ def test_bad_references_are_refused_with_the_reason(data, status, message):
     assert res.status_code == status and message in res.json()["error"], res.text
 
 
+def test_oversized_reference_is_refused_before_decoding(monkeypatch):
+    monkeypatch.setattr("webui.live_ws.MAX_REFERENCE_BYTES", 1000)
+    app, _ = make_app()
+    with TestClient(app) as client:
+        chunked = client.post("/live/reference?engine=toy", content=iter([b"\0" * 600, b"\0" * 600]))
+        declared = client.post("/live/reference?engine=toy", content=b"\0" * 2000)
+    assert chunked.status_code == declared.status_code == 413 and "limit" in chunked.json()["error"]
+
+
 def test_page_config_and_client_scripts_are_served():
     app, _ = make_app()
     with TestClient(app) as client:

@@ -206,13 +206,17 @@ def add_api_routes(app: FastAPI, service: LiveService) -> None:
 
     @app.post("/live/reference")
     async def upload_reference(request: Request, engine: str | None = None) -> JSONResponse:
-        size = int(request.headers.get("content-length") or 0)
-        if size > MAX_REFERENCE_BYTES:
-            return JSONResponse({"error": f"The reference is {size / 2**20:.0f} MB; the limit is "
-                                          f"{MAX_REFERENCE_BYTES / 2**20:.0f} MB."}, status_code=413)
-        data = await request.body()
+        too_big = JSONResponse({"error": f"The reference is larger than the {MAX_REFERENCE_BYTES / 2**20:.0f} MB "
+                                         "limit; upload a shorter recording."}, status_code=413)
+        if int(request.headers.get("content-length") or 0) > MAX_REFERENCE_BYTES:
+            return too_big
+        data = bytearray()
+        async for part in request.stream():  # counted as it arrives: a missing or false length cannot get past
+            data += part
+            if len(data) > MAX_REFERENCE_BYTES:
+                return too_big
         try:
-            return JSONResponse(await service.prepare_reference(data, engine or service.default_engine))
+            return JSONResponse(await service.prepare_reference(bytes(data), engine or service.default_engine))
         except (AudioError, ValueError, ModelUnavailable) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
 
