@@ -75,3 +75,25 @@ def test_bad_run_folders_give_clear_errors(tmp_path: Path, lines: list[str] | No
         (tmp_path / "results.jsonl").write_text("\n".join(lines))
     with pytest.raises(SourceError, match=message):
         sources.from_run(tmp_path)
+
+
+def test_run_folder_in_the_eval_run_format_takes_paths_and_prompts_from_its_manifest(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("joe_00", "slt_00", "awb_01"):
+        (data / f"{name}.flac").write_bytes((SPEECH / f"{name}.flac").read_bytes())
+    (data / "manifest.csv").write_text("id,system,audio,prompt\nu1,x,joe_00.flac,awb_01.flac\n"
+                                       "u1,y,slt_00.flac,awb_01.flac\nu2,x,missing.flac,\n")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"manifest": str(data / "manifest.csv")}))
+    metric = {"value": 2.5, "skipped": None, "error": None, "model": "pesq"}
+    rows = [{"line": 2, "id": "u1", "system": "x", "audio": "joe_00.flac", "error": None, "metrics": {"pesq": metric}},
+            {"line": 3, "id": "u1", "system": "y", "audio": "slt_00.flac", "error": None,
+             "metrics": {"pesq": {**metric, "value": None, "error": "failed"}}},
+            {"line": 4, "id": "u2", "system": "x", "audio": "missing.flac", "error": "audio: not found", "metrics": {}}]
+    (run / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    stimuli = sources.from_run(run)
+    assert [(s.utterance_id, s.system, s.audio, s.prompt, s.metrics) for s in stimuli] == [
+        ("u1", "x", data / "joe_00.flac", data / "awb_01.flac", {"pesq": 2.5}),
+        ("u1", "y", data / "slt_00.flac", data / "awb_01.flac", {})]

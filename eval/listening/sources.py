@@ -11,17 +11,21 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import posixpath
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+log = logging.getLogger(__name__)
+
 MAX_ZIP_MEMBER_BYTES = 50 * 1024 * 1024
 MAX_ZIP_TOTAL_BYTES = 1024 * 1024 * 1024
 MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
 MAX_STIMULI = 5000
-NON_METRIC_KEYS = {"id", "system", "audio", "reference", "prompt", "text", "error", "errors", "models", "duration"}
+NON_METRIC_KEYS = {"id", "system", "audio", "reference", "prompt", "text", "error", "errors", "models", "duration",
+                   "line"}
 
 
 class SourceError(ValueError):
@@ -69,11 +73,31 @@ def _resolve(path_text: str, bases: list[Path]) -> Path | None:
     return None
 
 
+def _manifest_paths(run: Path) -> dict[tuple[str, str], tuple[Path | None, Path | None]]:
+    """(id, system) -> (audio, prompt) from the manifest named in the run's run.json, when it is still there."""
+    meta = run / "run.json"
+    try:
+        manifest = json.loads(meta.read_text(encoding="utf-8")).get("manifest") if meta.is_file() else None
+    except (json.JSONDecodeError, AttributeError):
+        manifest = None
+    if not manifest or not Path(manifest).is_file():
+        return {}
+    from eval.manifest import ManifestError, read_manifest
+
+    try:
+        rows = read_manifest(manifest)
+    except ManifestError as exc:
+        raise SourceError(f"the run's manifest {manifest}: {exc}") from None
+    return {(r.id, r.system): (r.audio, r.prompt) for r in rows}
+
+
 def from_run(run_dir: str | Path, audio_root: str | Path | None = None) -> list[Stimulus]:
     """Stimuli of an ``eval run`` folder (its results.jsonl: id, system, audio, optional prompt and metrics).
 
-    Relative audio paths are looked up under ``audio_root`` (when given), the
-    run folder, and the folder of the run's manifest when results rows name it.
+    Audio and prompt paths come from the run's manifest (named in run.json) when
+    it still exists; otherwise relative paths are looked up under ``audio_root``
+    (when given) and the run folder. Rows the run could not score (``error``
+    set, no metrics) are left out with a warning.
 
     Raises:
         SourceError: no results.jsonl, unreadable lines, missing audio files, or no usable rows.
@@ -84,6 +108,7 @@ def from_run(run_dir: str | Path, audio_root: str | Path | None = None) -> list[
         raise SourceError(f"{run} has no results.jsonl: pass the --out folder of an `eval run`.")
     bases = [Path(audio_root)] if audio_root else []
     bases.append(run)
+    manifest_paths = _manifest_paths(run)
     stimuli, problems = [], []
     for number, line in enumerate(results.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -96,12 +121,15 @@ def from_run(run_dir: str | Path, audio_root: str | Path | None = None) -> list[
         if not isinstance(row, dict) or not row.get("id") or not row.get("system") or not row.get("audio"):
             problems.append(f"line {number}: needs id, system and audio")
             continue
-        row_bases = [*bases, Path(row["manifest"]).parent] if row.get("manifest") else bases
-        audio = _resolve(str(row["audio"]), row_bases)
+        if row.get("error") and not row.get("metrics"):
+            log.warning("%s line %d: left out, the run could not score it (%s)", results, number, row["error"])
+            continue
+        listed_audio, listed_prompt = manifest_paths.get((str(row["id"]), str(row["system"])), (None, None))
+        audio = listed_audio or _resolve(str(row["audio"]), bases)
         if audio is None:
             problems.append(f"line {number}: audio file {row['audio']!r} not found")
             continue
-        prompt = _resolve(str(row["prompt"]), row_bases) if row.get("prompt") else None
+        prompt = listed_prompt or (_resolve(str(row["prompt"]), bases) if row.get("prompt") else None)
         stimuli.append(Stimulus(str(row["id"]), str(row["system"]), audio, prompt, _metrics_of(row)))
     if problems:
         raise SourceError(f"{results}: {len(problems)} unusable rows: " + "; ".join(problems[:10]))
