@@ -20,7 +20,12 @@ from eval.listening.schema import Clip, Item, ListeningTest, Rater, Vote, iso_ut
 TIE_RULE = ("Ties are excluded from the preference rate, Wilson CI and binomial test and reported separately; "
             "'preference_x_ties_split' counts each tie as half a vote for each side. Bradley-Terry counts a tie "
             "as half a win for each side.")
-FLAG_RULE = "A rater is flagged when they fail at least one attention check."
+FLAG_RULE = ("A rater is flagged when they fail at least one attention check: an identical pair not judged "
+             "'no preference' (A/B) or |CMOS| > 1; a degraded clip not judged worse (A/B, CMOS < 0) or rated above "
+             "2 (MOS) / 3 (SMOS).")
+INTERVAL_RULE = ("95% intervals. MOS/CMOS: 'ci_low'/'ci_high' are a two-way percentile bootstrap resampling raters "
+                 "and items (primary); 't_ci_*' a Student-t interval over all ratings. Bradley-Terry: percentile "
+                 "bootstrap over raters. Preferences: Wilson score interval and exact two-sided binomial test.")
 
 
 def owner_allowed(db: Database, test_id: str, token: str) -> bool:
@@ -134,8 +139,7 @@ def analyse_test(db: Database, test_id: str, exclude_flagged: bool = False) -> d
         "test": {"id": test.id, "kind": test.kind, "question": test.question, "created": iso_utc(test.created),
                  "source": test.source, **counts,
                  "raters_voted": len(raters), "votes": len(records), "allow_tie": test.allow_tie},
-        "rules": {"ties": TIE_RULE, "flagging": FLAG_RULE, "intervals": analysis.__doc__.split("Stated rules:")[1]
-                  .strip()},
+        "rules": {"ties": TIE_RULE, "flagging": FLAG_RULE, "intervals": INTERVAL_RULE},
         "excluded_flagged": exclude_flagged, "flagged_raters": sorted(flagged),
         "raters": raters, **_summaries(kept, test.kind),
         "correlations": _correlations(kept, test.kind, clips, items_by_id) if any(
