@@ -10,7 +10,9 @@ when their weights are local) and chunk sizes 10/20/40/80 ms:
 * real-time factor (wall);
 * sessions that fit: N sessions paced in real time in N threads (as the server
   runs them), N = 1, 2, ... until a session's p95 wall compute exceeds its hop
-  or its hops finish late; the largest N that held is reported.
+  or its hops finish late; the largest N that held is reported ("sessions"),
+  next to the CPU-bound upper bound cores x hop / CPU p95 ("cpu-bound"), which
+  is what an idle machine could hold if threads scaled perfectly.
 
 Target for the embedded converter: algorithmic <= 60 ms and p95 <= 50 % of the chunk.
 Run: ``.venv/bin/python benchmarks/live.py [--runs 3] [--max-sessions 8] [--json]``.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import threading
@@ -118,17 +121,20 @@ def main() -> int:
         for chunk_ms in CHUNKS_MS:
             r = single_stream(target, engine, chunk_ms, source, args.runs)
             r["sessions_fit"] = sessions_that_fit(target, engine, chunk_ms, source, args.max_sessions)
+            # what the cores could hold if this machine were idle (CPU-bound upper bound, GIL ignored)
+            r["cpu_bound_sessions"] = int((os.cpu_count() or 1) * chunk_ms // r["cpu_p95_ms"])
             rows.append({**r, "engine": target.engine, "chunk_ms": chunk_ms})
     if args.json:
         print(json.dumps({"rows": rows}, default=float))
         return 0
     head = (f"{'engine':<14}{'chunk':>6}{'algo ms':>9}{'wall p50':>9}{'wall p95':>9}{'cpu p50':>9}{'cpu p95':>9}"
-            f"{'p95/chunk':>10}{'RTF':>6}{'sessions':>9}")
+            f"{'p95/chunk':>10}{'cpu p95/chunk':>14}{'RTF':>6}{'sessions':>9}{'cpu-bound':>10}")
     print(head)
     for r in rows:
         print(f"{r['engine']:<14}{r['chunk_ms']:>6}{r['algorithmic_ms']:>9.1f}{r['compute_p50_ms']:>9.2f}"
               f"{r['compute_p95_ms']:>9.2f}{r['cpu_p50_ms']:>9.2f}{r['cpu_p95_ms']:>9.2f}"
-              f"{r['compute_p95_ms'] / r['chunk_ms']:>10.0%}{r['rtf']:>6.2f}{r['sessions_fit']:>9}")
+              f"{r['compute_p95_ms'] / r['chunk_ms']:>10.0%}{r['cpu_p95_ms'] / r['chunk_ms']:>14.0%}{r['rtf']:>6.2f}"
+              f"{r['sessions_fit']:>9}{r['cpu_bound_sessions']:>10}")
     print("target (embedded converter): algorithmic <= 60 ms, p95 <= 50% of the chunk; machine load during the run: "
           f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])} (1/5/15-min load average, 2 cores)")
     return 0
