@@ -2,7 +2,7 @@
 
 A 2-core server can convert only so many streams in real time. Rather than let
 every stream fall behind when one too many joins, :class:`Admission` keeps a
-real-time budget (cores x headroom) and charges each session its measured load
+real-time budget and charges each session its measured load
 (p95 compute per hop / hop duration); a session that does not fit is refused
 with a message that says so. :class:`TargetStore` keeps targets prepared from
 uploaded references, keyed by an unguessable token, with a bounded size.
@@ -26,7 +26,10 @@ from lab.streaming import StreamingConverter
 
 log = logging.getLogger(__name__)
 
-HEADROOM = 0.7  # fraction of each core a live server may promise; the rest absorbs jitter and the UI
+HEADROOM = 0.7  # fraction of a core a live server may promise; the rest absorbs jitter and the UI
+# Sessions run as threads of one interpreter, and a converter hop is many small numpy/pyworld calls that
+# hold the GIL most of the time: the process converts on about one core however many the machine has.
+DEFAULT_BUDGET = 1.0 * HEADROOM
 
 
 class Busy(RuntimeError):
@@ -76,13 +79,14 @@ class Admission:
     """Admits live sessions while their summed load fits the real-time budget.
 
     Args:
-        budget: available cores x headroom; default ``os.cpu_count() * HEADROOM``.
+        budget: cores' worth of compute to promise; default env ``VOICELAB_LIVE_BUDGET`` or
+            ``DEFAULT_BUDGET`` (one core x headroom: see the GIL note above).
         max_sessions: hard cap on concurrent sessions regardless of load (env
             ``VOICELAB_LIVE_MAX_SESSIONS`` when not given; 0 = no cap).
     """
 
     def __init__(self, budget: float | None = None, max_sessions: int | None = None) -> None:
-        self.budget = budget if budget is not None else (os.cpu_count() or 1) * HEADROOM
+        self.budget = budget if budget is not None else float(os.environ.get("VOICELAB_LIVE_BUDGET", DEFAULT_BUDGET))
         env_cap = os.environ.get("VOICELAB_LIVE_MAX_SESSIONS", "0")
         self.max_sessions = max_sessions if max_sessions is not None else int(env_cap)
         self._lock = threading.Lock()
