@@ -40,8 +40,8 @@ def test_session_cap_applies_regardless_of_load():
 def test_measured_load_reflects_compute_per_hop():
     light = measure_load(OlaToyConverter(hop_samples=320), np.zeros(16000, np.float32), hops=10)
     heavy = measure_load(OlaToyConverter(hop_samples=320, sleep_s=0.010), np.zeros(16000, np.float32), hops=10)
-    assert light < 0.1
-    assert 0.5 <= heavy < 1.0  # 10 ms of work per 20 ms hop
+    assert heavy >= 0.5  # 10 ms of work per 20 ms hop: at least half a core (more when the machine is busy)
+    assert heavy > light + 0.4
 
 
 def test_target_store_evicts_the_oldest_and_rejects_unknown_tokens():
