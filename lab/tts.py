@@ -119,8 +119,9 @@ class Synthesis:
         seed = opts.pop("seed", None)
         speed = opts.pop("speed", 1.0)
         last = time.perf_counter()
-        for sentence in self.prepared.sentences:
-            for part in engine.stream(sentence, self.voice, speed=speed, seed=seed, **opts):
+        for index, sentence in enumerate(self.prepared.sentences):
+            sentence_seed = None if seed is None else seed + index  # repeatable, yet not the same noise each time
+            for part in engine.stream(sentence, self.voice, speed=speed, seed=sentence_seed, **opts):
                 now = time.perf_counter()
                 self._first = self._first if self._first is not None else now - self.started
                 self._sentence_seconds.append(now - last)

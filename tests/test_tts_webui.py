@@ -84,9 +84,13 @@ def test_endpoints_answer_and_bad_input_gets_clear_errors_without_killing_the_se
     api, data = client
     assert {"/tts", "/clone", "/enroll_voice"} <= set(api.view_api(print_info=False, return_format="dict")
                                                      ["named_endpoints"])
-    _, final, report, _ = api.predict("Hello from the voice lab.", OWN, "auto", 1.0, 0.667, 0.8, None, False,
-                                      api_name="/tts")
-    assert audio.load(final).duration > 0.8 and "piper-joe" in report
+    job = api.submit("Hello from the voice lab. This is the second sentence. And a third!", OWN, "auto", 1.0,
+                     0.667, 0.8, None, False, api_name="/tts")
+    updates = list(job)
+    assert len(updates) == 4  # the live player gets each sentence before the final result exists
+    assert all(str(u[0]).endswith(".m3u8") and u[1] == {"__type__": "update"} for u in updates[:3])
+    _, final, report, _ = updates[-1]
+    assert audio.load(final).duration > 2.0 and "piper-joe" in report
 
     silent = tmp_path / "silent.wav"
     sf.write(silent, np.zeros(48000, np.float32), 16000)
