@@ -45,6 +45,13 @@ def test_chunks_become_one_continuous_output_stream_and_stop_frees_the_session(s
     assert list(player) == [] and service.admission.active == 0 and not service.compat_streams
 
 
+def test_a_page_that_vanishes_mid_stream_frees_its_session(service, reference, monkeypatch):
+    monkeypatch.setattr(live_compat, "IDLE_CLOSE_S", 0.3)
+    live_compat.convert_chunk(service, mic_chunk(), reference, None, "session-a")
+    assert len(list(live_compat.play(service, "session-a"))) >= 1  # ends by itself: no slices, no stop press
+    assert service.admission.active == 0 and not service.compat_streams
+
+
 def test_a_second_browser_is_told_the_server_is_busy(service, reference):
     live_compat.convert_chunk(service, mic_chunk(), reference, None, "session-a")
     with pytest.raises(gr.Error, match="busy"):

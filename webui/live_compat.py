@@ -33,6 +33,7 @@ CHUNK_MS = 40  # converter hop here; Gradio slices the microphone every STREAM_E
 STREAM_EVERY_S = 0.1
 YIELD_EVERY_S = 0.2  # how often the player generator hands Gradio a piece of the output stream
 WAIT_FOR_MIC_S = 30.0
+IDLE_CLOSE_S = 5.0  # no microphone slice for this long: the page is gone (Gradio does not stop the generator)
 MAX_STREAM_S = 600
 
 
@@ -45,6 +46,7 @@ class CompatStream:
     lease: Lease
     outbox: queue.Queue = field(default_factory=queue.Queue)
     closed: threading.Event = field(default_factory=threading.Event)
+    last_chunk: float = field(default_factory=time.monotonic)
 
 
 def _open(service: Any, reference_path: str | None, voice: str | None, rate: int) -> CompatStream:
@@ -80,6 +82,7 @@ def convert_chunk(service: Any, chunk: tuple[int, np.ndarray] | None, reference_
             raise gr.Error(f"The microphone rate changed mid-stream ({stream.session.client_rate} -> {rate} Hz). "
                            "Stop and record again.")
         y, stream.state = stream.session.step(x.samples, stream.state)
+        stream.last_chunk = time.monotonic()
     except (Busy, AudioError, ValueError) as exc:
         raise gr.Error(str(exc)) from exc
     stream.outbox.put(y)
@@ -98,7 +101,8 @@ def play(service: Any, session_hash: str) -> Iterator[bytes]:
         time.sleep(0.05)
     started = time.monotonic()
     try:
-        while not stream.closed.is_set() and time.monotonic() - started < MAX_STREAM_S:
+        while (not stream.closed.is_set() and time.monotonic() - started < MAX_STREAM_S
+               and time.monotonic() - stream.last_chunk < IDLE_CLOSE_S):
             time.sleep(YIELD_EVERY_S)
             parts = []
             while not stream.outbox.empty():

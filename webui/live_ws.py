@@ -97,7 +97,9 @@ class LiveService:
             raise ProtocolError("Unknown target voice: upload a reference (or pick a voice) again.") from None
         converter = await asyncio.to_thread(self.backend.streamer, target, engine, chunk_ms)
         key = (engine, chunk_ms)
-        if key not in self.loads:  # measured once per engine and hop, on the first client's own voice sample
+        # measured on the client's own voice sample; again whenever the server is idle, so one busy moment
+        # of the machine does not set the capacity for good
+        if key not in self.loads or self.admission.active == 0:
             probe = await asyncio.to_thread(self.backend.streamer, target, engine, chunk_ms)
             speech_at_rate = speech.resample(converter.sample_rate).samples
             self.loads[key] = await asyncio.to_thread(measure_load, probe, speech_at_rate)
