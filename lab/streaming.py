@@ -250,8 +250,9 @@ def simulate(source: Audio, target: Audio, engine: str, chunk_ms: int) -> dict[s
         chunk_ms: client chunk length and converter hop request (ms).
 
     Returns:
-        The :meth:`StreamSession.report` figures plus ``engine``, ``prepare_s`` (target
-        preparation seconds) and ``audio`` (the streamed output :class:`Audio`, not JSON).
+        The :meth:`StreamSession.report` figures plus ``engine`` (the one that ran),
+        ``requested_engine``, ``model`` (provenance), ``prepare_s`` (target preparation
+        seconds) and ``audio`` (the streamed output :class:`Audio`, not JSON).
     """
     from lab import convert
 
@@ -262,4 +263,5 @@ def simulate(source: Audio, target: Audio, engine: str, chunk_ms: int) -> dict[s
     session = StreamSession(converter, client_rate=source.sample_rate,
                             chunk_samples=round(source.sample_rate * chunk_ms / 1000))
     out, state = stream_audio(session, source)
-    return {"engine": engine, "prepare_s": prepare_s, **session.report(state), "audio": out}
+    return {"engine": prepared.engine, "requested_engine": engine, "model": prepared.model, "prepare_s": prepare_s,
+            **session.report(state), "audio": out}
