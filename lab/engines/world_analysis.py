@@ -153,7 +153,8 @@ def pitch_f0(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
     shift = np.where(curvature < 0, 0.5 * (a - c) / np.where(curvature < 0, curvature, -1.0), 0.0)
     loud = energy[:, PITCH_WINDOW] / PITCH_WINDOW > SILENCE_POWER
     voiced = np.isfinite(score[rows, best]) & (b > VOICING_THRESHOLD) & loud
-    return np.where(voiced, SAMPLE_RATE / (best + np.clip(shift, -0.5, 0.5)), 0.0)
+    period = np.where(voiced, best + np.clip(shift, -0.5, 0.5), 1.0)
+    return np.where(voiced, SAMPLE_RATE / period, 0.0)
 
 
 def analyse_signal(samples: np.ndarray) -> Frames:

@@ -38,6 +38,8 @@ class Settings:
         k: target frames averaged per match.
         match_weight: share of the matched target envelope in the log-envelope blend (0 = source only).
         eq_weight: how much of the class-mean envelope difference is applied to the source part.
+        map_variance: also scale the source envelope's per-bin deviations by the target/source std ratio.
+        aperiodicity_weight: share of the matched target frames' aperiodicity (breathiness).
         warp_per_octave: frequency warp of the source envelope per octave of mean-F0 difference
             (formants scale with roughly the 0.3 power of the F0 ratio between speakers).
     """
@@ -47,6 +49,8 @@ class Settings:
     eq_weight: float = 1.0
     warp_per_octave: float = 0.3
     max_warp: float = 1.25
+    map_variance: bool = True
+    aperiodicity_weight: float = 0.5
 
 
 @dataclass
@@ -60,9 +64,10 @@ class StreamState:
     frames: wa.Frames = field(default_factory=wa.Frames.empty)
     frames_first: int = 0
     z: np.ndarray = field(default_factory=lambda: np.zeros((0, wa.CODED_DIMS - 1)))
-    eq: np.ndarray = field(default_factory=lambda: np.zeros((0, wa.BINS)))
+    mapped: np.ndarray = field(default_factory=lambda: np.zeros((0, wa.BINS)))
     f0_out: np.ndarray = field(default_factory=lambda: np.zeros(0))
     matched: np.ndarray = field(default_factory=lambda: np.zeros((0, wa.BINS)))
+    matched_ap: np.ndarray = field(default_factory=lambda: np.zeros((0, wa.BINS)))
     matched_first: int = 0
     track: Track = field(default_factory=lambda: Track(0, np.zeros(0), np.zeros((0, wa.BINS)), np.zeros((0, wa.BINS))))
     moments: dict[str, wm.Moments] = field(default_factory=dict)
@@ -88,7 +93,7 @@ class WorldKnnStreamer:
         """A fresh stream; source statistics start from the target's (weight PRIOR_FRAMES)."""
         v = self.voice
         moments = {f"cep_{c}": wm.Moments.prior(v.cep_mean[c], v.cep_std[c], wm.PRIOR_FRAMES) for c in wm.CLASSES}
-        moments.update({f"env_{c}": wm.Moments.prior(v.env_mean[c], 0 * v.env_mean[c], wm.PRIOR_FRAMES)
+        moments.update({f"env_{c}": wm.Moments.prior(v.env_mean[c], v.env_std[c], wm.PRIOR_FRAMES)
                         for c in wm.CLASSES})
         moments["logf0"] = wm.Moments.prior(np.array([v.logf0_mean]), np.array([v.logf0_std]), wm.PRIOR_FRAMES)
         return StreamState(np.zeros(0), 0, moments=moments,
@@ -128,16 +133,19 @@ class WorldKnnStreamer:
         ratio = np.clip(ratio, 1 / self.settings.max_warp, self.settings.max_warp)
         warped = wa.warp_envelope(frames.log_sp, ratio)
         cep = wa.code(warped)[:, 1:]
-        z, eq = np.zeros_like(cep), np.zeros((len(frames), wa.BINS))
+        z, source_part = np.zeros_like(cep), np.zeros((len(frames), wa.BINS))
+        st = self.settings
         for c in wm.CLASSES:
             cep_mean, cep_std, s.moments[f"cep_{c}"] = s.moments[f"cep_{c}"].update(cep, masks[c])
-            env, _, s.moments[f"env_{c}"] = s.moments[f"env_{c}"].update(warped, masks[c])
+            env_mean, env_std, s.moments[f"env_{c}"] = s.moments[f"env_{c}"].update(warped, masks[c])
             rows = frames.voiced if c == "voiced" else ~frames.voiced
             z[rows] = ((cep - cep_mean) / cep_std)[rows]
-            eq[rows] = (self.voice.env_mean[c] - env)[rows]
+            scale = np.clip(self.voice.env_std[c] / env_std, 0.5, 2.0) if st.map_variance else 1.0
+            shifted = env_mean + st.eq_weight * (self.voice.env_mean[c] - env_mean)
+            source_part[rows] = (shifted + (warped - env_mean) * scale)[rows]
         frames = wa.Frames(frames.f0, warped, frames.ap, frames.coded)
         s.frames = wa.Frames.concat([s.frames, frames])
-        s.z, s.eq = np.concatenate([s.z, z]), np.concatenate([s.eq, eq])
+        s.z, s.mapped = np.concatenate([s.z, z]), np.concatenate([s.mapped, source_part])
         s.f0_out = np.concatenate([s.f0_out, np.where(frames.voiced, mapped, 0.0)])
 
     def _match(self, s: StreamState) -> None:
@@ -148,12 +156,15 @@ class WorldKnnStreamer:
         ctx = np.clip(rows[:, None] + np.arange(-wm.CONTEXT, wm.CONTEXT + 1)[None, :], 0, None) - s.frames_first
         queries = s.z[ctx].reshape(len(rows), -1)
         voiced = s.frames.voiced[rows - s.frames_first]
-        matched = np.zeros((len(rows), wa.BINS))
+        matched, matched_ap = np.zeros((len(rows), wa.BINS)), np.zeros((len(rows), wa.BINS))
         for c, mask in (("voiced", voiced), ("unvoiced", ~voiced)):
-            keys = self.voice.keys[c] if len(self.voice.keys[c]) else self.voice.keys["voiced"]
-            values = self.voice.envelopes[c] if len(self.voice.keys[c]) else self.voice.envelopes["voiced"]
-            matched[mask] = wm.nearest_mean(queries[mask].astype(np.float32), keys, values, self.settings.k)
+            c = c if len(self.voice.keys[c]) else "voiced"
+            if mask.any():
+                idx = wm.nearest(queries[mask].astype(np.float32), self.voice.keys[c], self.settings.k)
+                matched[mask] = self.voice.envelopes[c][idx].mean(axis=1)
+                matched_ap[mask] = self.voice.aperiodicity[c][idx].mean(axis=1)
         s.matched = np.concatenate([s.matched, matched])
+        s.matched_ap = np.concatenate([s.matched_ap, matched_ap])
 
     def _convert(self, s: StreamState) -> None:
         first, last = s.track.first + len(s.track.f0), s.matched_first + len(s.matched) - 1
@@ -163,14 +174,14 @@ class WorldKnnStreamer:
         m = lambda offset: s.matched[np.clip(rows + offset, 0, None) - s.matched_first]  # noqa: E731
         smoothed = 0.25 * m(-1) + 0.5 * m(0) + 0.25 * m(1)
         i = rows - s.frames_first
-        w, eq_w = self.settings.match_weight, self.settings.eq_weight
-        source = s.frames.log_sp[i] + eq_w * s.eq[i]
-        out = w * smoothed + (1 - w) * source
+        w, w_ap = self.settings.match_weight, self.settings.aperiodicity_weight
+        out = w * smoothed + (1 - w) * s.mapped[i]
         level = np.log(np.mean(np.exp(out), axis=1) + wa.LOG_FLOOR)
         out += (s.frames.log_energy[i] - level)[:, None]
         t = s.track
+        ap = w_ap * s.matched_ap[rows - s.matched_first] + (1 - w_ap) * s.frames.ap[i]
         s.track = Track(t.first, np.concatenate([t.f0, s.f0_out[i]]), np.concatenate([t.log_sp, out]),
-                        np.concatenate([t.ap, s.frames.ap[i]]))
+                        np.concatenate([t.ap, ap]))
 
     @staticmethod
     def _prune(s: StreamState) -> None:
@@ -181,14 +192,15 @@ class WorldKnnStreamer:
         t = s.track
         s.track = Track(t.first + track_keep, t.f0[track_keep:], t.log_sp[track_keep:], t.ap[track_keep:])
         matched_keep = max(s.track.first + len(s.track.f0) - 1 - s.matched_first, 0)
-        s.matched, s.matched_first = s.matched[matched_keep:], s.matched_first + matched_keep
+        s.matched, s.matched_ap = s.matched[matched_keep:], s.matched_ap[matched_keep:]
+        s.matched_first += matched_keep
         frames_keep = max(min(s.matched_first + len(s.matched) - wm.CONTEXT, s.track.first + len(s.track.f0))
                           - s.frames_first, 0)
         if frames_keep:
             f = s.frames
             s.frames = wa.Frames(f.f0[frames_keep:], f.log_sp[frames_keep:], f.ap[frames_keep:],
                                  f.coded[frames_keep:])
-            s.z, s.eq, s.f0_out = s.z[frames_keep:], s.eq[frames_keep:], s.f0_out[frames_keep:]
+            s.z, s.mapped, s.f0_out = s.z[frames_keep:], s.mapped[frames_keep:], s.f0_out[frames_keep:]
             s.frames_first += frames_keep
 
 

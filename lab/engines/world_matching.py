@@ -78,17 +78,20 @@ class TargetVoice:
     Attributes:
         keys: per class ("voiced"/"unvoiced"), (N, (2*CONTEXT+1)*(D-1)) normalised stacked features.
         envelopes: per class, (N, BINS) float32 log envelopes of the same frames.
+        aperiodicity: per class, (N, BINS) float32 D4C aperiodicity of the same frames.
         cep_mean / cep_std: per class, (D-1,) statistics of the mel-cepstrum without c0.
-        env_mean: per class, (BINS,) mean log envelope.
+        env_mean / env_std: per class, (BINS,) statistics of the log envelope.
         logf0_mean / logf0_std: log-F0 statistics of the voiced frames.
         speech_seconds: amount of speech found in the reference.
     """
 
     keys: dict[str, np.ndarray]
     envelopes: dict[str, np.ndarray]
+    aperiodicity: dict[str, np.ndarray]
     cep_mean: dict[str, np.ndarray]
     cep_std: dict[str, np.ndarray]
     env_mean: dict[str, np.ndarray]
+    env_std: dict[str, np.ndarray]
     logf0_mean: float
     logf0_std: float
     speech_seconds: float
@@ -131,34 +134,29 @@ def build_target(frames: Frames) -> TargetVoice:
     stats: dict[str, dict[str, np.ndarray]] = {}
     for name, mask in masks.items():
         rows = cep[mask] if np.count_nonzero(mask) > 1 else cep[masks["voiced"]]
+        env = frames.log_sp[mask] if np.count_nonzero(mask) > 1 else frames.log_sp[masks["voiced"]]
         stats[name] = {"mean": rows.mean(axis=0), "std": rows.std(axis=0) + 1e-4,
-                       "env": frames.log_sp[mask].mean(axis=0) if mask.any() else frames.log_sp.mean(axis=0)}
+                       "env": env.mean(axis=0), "env_std": env.std(axis=0) + 1e-3}
         z[mask] = (cep[mask] - stats[name]["mean"]) / stats[name]["std"]
     stacked = stack_context(z)
-    keys, envelopes = {}, {}
+    keys, envelopes, aperiodicity = {}, {}, {}
     for name, mask in masks.items():
         idx = np.flatnonzero(mask)[:MAX_TARGET_FRAMES]
         keys[name] = stacked[idx].astype(np.float32)
         envelopes[name] = frames.log_sp[idx].astype(np.float32)
+        aperiodicity[name] = frames.ap[idx].astype(np.float32)
     logf0 = np.log(frames.f0[masks["voiced"]])
-    return TargetVoice(
-        keys, envelopes, {k: v["mean"] for k, v in stats.items()}, {k: v["std"] for k, v in stats.items()},
-        {k: v["env"] for k, v in stats.items()}, float(logf0.mean()), float(logf0.std() + 1e-3), speech_s,
-    )
+    pick = lambda key: {name: v[key] for name, v in stats.items()}  # noqa: E731
+    return TargetVoice(keys, envelopes, aperiodicity, pick("mean"), pick("std"), pick("env"), pick("env_std"),
+                       float(logf0.mean()), float(logf0.std() + 1e-3), speech_s)
 
 
-def nearest_mean(queries: np.ndarray, keys: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
-    """Mean of ``values`` rows of the ``k`` keys nearest (Euclidean) to each query.
+def nearest(queries: np.ndarray, keys: np.ndarray, k: int) -> np.ndarray:
+    """Indices (Q, k) of the ``k`` keys nearest (Euclidean) to each query.
 
     Args:
-        queries: (Q, D); keys: (N, D); values: (N, B).
-
-    Returns:
-        (Q, B) float64.
+        queries: (Q, D); keys: (N, D), N >= 1.
     """
-    if not len(queries):
-        return np.zeros((0, values.shape[1]))
     k = min(k, len(keys))
     dist = (keys**2).sum(axis=1)[None, :] - 2.0 * queries @ keys.T
-    nearest = np.argpartition(dist, k - 1, axis=1)[:, :k]
-    return values[nearest].astype(np.float64).mean(axis=1)
+    return np.argpartition(dist, k - 1, axis=1)[:, :k]

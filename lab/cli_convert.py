@@ -1,0 +1,62 @@
+"""`python -m lab convert`: convert a recording to a target voice, offline or as a simulated live stream.
+
+    python -m lab convert SRC.wav --target REF.wav|VOICE [--engine NAME] --out OUT.wav [--json]
+    python -m lab convert SRC.wav --target REF.wav --stream --chunk-ms 20 [--out OUT.wav] [--json]
+
+The target is an enrolled voice name or a recording (lab.voices.resolve_reference).
+With ``--json`` exactly one JSON object goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from lab import audio, convert, voices
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``convert`` subcommand to the ``python -m lab`` parser."""
+    p = sub.add_parser("convert", help="convert a recording to a target voice")
+    p.add_argument("source", help="recording to convert")
+    p.add_argument("--target", required=True, help="enrolled voice name or a reference recording of the target")
+    p.add_argument("--engine", default=convert.DEFAULT_ENGINE, help="converter registry name (default world-knn)")
+    p.add_argument("--out", help="output audio file (.wav, .flac, ...); required unless --stream")
+    p.add_argument("--stream", action="store_true", help="simulate a live stream chunk by chunk (latency figures)")
+    p.add_argument("--chunk-ms", type=int, default=20, help="chunk length for --stream, ms")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_convert)
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    """Run one conversion and print what ran, how long it took and where the output went."""
+    if not args.stream and not args.out:
+        raise ValueError("--out is required (where to write the converted audio).")
+    source = audio.load(args.source, require_speech=True, max_seconds=convert.MAX_SOURCE_SECONDS)
+    target = voices.resolve_reference(args.target)
+    if args.stream:
+        from lab import streaming
+
+        payload = streaming.simulate(source, target, args.engine, args.chunk_ms)
+        streamed = payload.pop("audio", None)
+        if args.out and streamed is not None:
+            audio.save(streamed, args.out)
+            payload["out"] = args.out
+    else:
+        result = convert.convert(source, target, args.engine)
+        audio.save(result.audio, args.out)
+        payload = {"out": args.out, "engine": result.model["used"], "requested_engine": result.model["requested"],
+                   "fallback_reason": result.model["fallback_reason"], "duration_s": result.audio.duration,
+                   "sample_rate": result.audio.sample_rate, "seconds": result.seconds, "rtf": result.rtf,
+                   "model": result.model, **result.extra}
+    _print(payload, args.json)
+    return 0
+
+
+def _print(payload: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(payload, default=str))
+    else:
+        for key, value in payload.items():
+            print(f"{key}: {value}")
