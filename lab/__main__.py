@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_tts)
     voices_cli.add_parser(sub)
+    __import__("lab.cli_convert").cli_convert.register(sub)
     return parser
 
 

@@ -142,7 +142,7 @@ SPECS: dict[str, ModelSpec] = {
         hub_id="microsoft/speecht5_tts", fallback="piper-world-knn", sample_rate=16000,
     ),
     "speecht5-vc": ModelSpec(
-        "speecht5-vc", "convert", "lab.engines.speecht5:load_vc", "SpeechT5 voice conversion (x-vector target)",
+        "speecht5-vc", "convert", "lab.engines.speecht5_vc:load_vc", "SpeechT5 voice conversion (x-vector target)",
         hub_id="microsoft/speecht5_vc", fallback="world-knn", sample_rate=16000,
     ),
     "speecht5-hifigan": ModelSpec(
@@ -150,7 +150,8 @@ SPECS: dict[str, ModelSpec] = {
         hub_id="microsoft/speecht5_hifigan", sample_rate=16000,
     ),
     "knn-vc-wavlm": ModelSpec(
-        "knn-vc-wavlm", "convert", "lab.engines.knn_vc:load", "kNN-VC: WavLM-Large layer-6 features + k-NN matching",
+        "knn-vc-wavlm", "convert", "lab.engines.knn_vc:load",
+        "kNN-VC: WavLM-Large layer-6 features + k-NN matching, target mels vocoded by hifigan-universal",
         hub_id="microsoft/wavlm-large", fallback="world-knn", sample_rate=16000,
     ),
     "xvector-voxceleb": ModelSpec(
