@@ -78,3 +78,21 @@ def test_hop_boundaries_are_seamless_and_the_stream_equals_offline(conversions):
     assert ratio < 1.3, ratio
     corr = np.corrcoef(streamed.samples, offline.samples[: len(streamed.samples)])[0, 1]
     assert corr > 0.99, corr
+
+
+@pytest.mark.parametrize("chunk_ms", [10, 40])
+def test_cli_stream_prints_consistent_latency_figures(speech_set, capsys, chunk_ms):
+    import json
+
+    from lab.__main__ import main
+
+    source, target = speech_set[0].path, speech_set[-1].path
+    assert main(["convert", str(source), "--target", str(target), "--stream", "--chunk-ms", str(chunk_ms),
+                 "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["engine"] == "world-knn" and figures["model"]["used"] == "world-knn"
+    assert figures["hop_ms"] == chunk_ms and figures["lookahead_ms"] > 0
+    assert figures["algorithmic_ms"] == pytest.approx(figures["hop_ms"] + figures["lookahead_ms"]
+                                                      + figures["buffering_ms"])
+    assert figures["hops"] >= speech_set[0].audio.duration * 1000 / chunk_ms
+    assert 0 < figures["cpu_p50_ms"] <= figures["cpu_p95_ms"] and figures["rtf"] > 0
