@@ -156,6 +156,16 @@ def test_oversized_reference_is_refused_before_decoding(monkeypatch):
     assert chunked.status_code == declared.status_code == 413 and "limit" in chunked.json()["error"]
 
 
+def test_unknown_enrolled_voice_is_refused_by_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("VOICELAB_DATA", str(tmp_path))
+    app, _ = make_app()
+    with TestClient(app) as client:
+        res = client.post("/live/voice?name=nobody&engine=toy")
+        config = client.get("/live/config").json()
+    assert res.status_code == 400 and "No enrolled voice named 'nobody'" in res.json()["error"]
+    assert config["voices"] == []
+
+
 def test_page_config_and_client_scripts_are_served():
     app, _ = make_app()
     with TestClient(app) as client:

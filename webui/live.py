@@ -110,5 +110,5 @@ def build() -> None:
     src = html.escape("live/page", quote=True)
     gr.HTML(f'<iframe src="{src}" title="Live voice conversion" allow="microphone; autoplay" '
             'style="width:100%;height:330px;border:0"></iframe>')
-    with gr.Accordion("Compatibility path: Gradio microphone streaming (higher latency, ~0.5–2 s)", open=False):
+    with gr.Accordion("Compatibility path: Gradio microphone streaming (higher latency, about 2.7 s)", open=False):
         live_compat.build(shared_service)

@@ -30,7 +30,24 @@ async function loadConfig() {
     select.appendChild(opt);
   }
   select.value = cfg.default_engine;
+  for (const v of cfg.voices) {
+    const opt = document.createElement('option');
+    opt.value = v.name; opt.textContent = v.display_name; // textContent: names are user input
+    $('voice').appendChild(opt);
+  }
   state.config = cfg;
+}
+
+async function useVoice() {
+  const name = $('voice').value;
+  if (!name) return;
+  setStatus(`Preparing the enrolled voice ${name}…`);
+  const res = await fetch(apiUrl(`/live/voice?name=${encodeURIComponent(name)}&engine=${encodeURIComponent($('engine').value)}`),
+                          { method: 'POST' });
+  const body = await res.json();
+  if (!res.ok) { setStatus(body.error || `Could not use the voice (${res.status}).`, 'error'); return; }
+  state.targetId = body.target_id;
+  setStatus(`Target ready (enrolled voice ${name}). Press Start and speak.`, 'ok');
 }
 
 async function uploadReference() {
@@ -58,7 +75,7 @@ async function makeContext() {
 }
 
 async function start() {
-  if (!state.targetId) await uploadReference();
+  if (!state.targetId) await ($('voice').value ? useVoice() : uploadReference());
   if (!state.targetId) return;
   const chunkMs = Number($('chunk').value);
   const ctx = await makeContext();
@@ -175,8 +192,9 @@ window.liveLab = {
   figures: latencyFigures,
 };
 
-$('reference').addEventListener('change', () => { state.targetId = null; uploadReference(); });
-$('engine').addEventListener('change', () => { state.targetId = null; });
+$('reference').addEventListener('change', () => { state.targetId = null; $('voice').value = ''; uploadReference(); });
+$('voice').addEventListener('change', () => { state.targetId = null; useVoice(); });
+$('engine').addEventListener('change', () => { state.targetId = null; if ($('voice').value) useVoice(); });
 $('start').addEventListener('click', () => start().catch((err) => { setStatus(`Could not start: ${err.message}`, 'error'); stopAudio(); }));
 $('stop').addEventListener('click', stop);
 loadConfig().catch((err) => setStatus(`Could not load the live configuration: ${err.message}`, 'error'));
