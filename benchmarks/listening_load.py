@@ -72,6 +72,14 @@ class Server:
                 time.sleep(0.3)
         raise TimeoutError(f"app.py did not answer within {timeout} s; see {self.log_path}")
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used so far (Linux /proc; NaN elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, AttributeError):
+            return math.nan
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def kill(self) -> None:
         """SIGKILL: no shutdown handlers run."""
         os.kill(self.process.pid, signal.SIGKILL)
@@ -122,8 +130,11 @@ def _retrying(client: httpx.Client, method: str, url: str, deadline: float, **kw
             time.sleep(0.2)
 
 
-def simulate_rater(base: str, test_id: str, tally: Tally, seed: int, deadline: float) -> None:
-    """One rater voting through their whole assignment (blind: choices are random A or B)."""
+def simulate_rater(base: str, test_id: str, tally: Tally, seed: int, deadline: float, think_s: float = 0.0) -> None:
+    """One rater voting through their whole assignment (blind: choices are random A or B).
+
+    ``think_s`` seconds pass between fetching an item and voting (0: a closed loop as fast as the server allows).
+    """
     rng = np.random.default_rng(seed)
     api = f"{base}/listen/api/t/{test_id}"
     with httpx.Client(timeout=30) as client:
@@ -143,6 +154,7 @@ def simulate_rater(base: str, test_id: str, tally: Tally, seed: int, deadline: f
                 with tally.lock:
                     tally.latencies["played"].append(time.perf_counter() - t2)
             choice = "A" if rng.random() < 0.5 else "B"
+            time.sleep(think_s * rng.uniform(0.5, 1.5))
             t3 = time.perf_counter()
             response = _retrying(client, "POST", api + "/vote", deadline, headers=headers,
                                  json={"key": item["key"], "choice": choice, "latency_ms": 1000.0})
@@ -178,24 +190,27 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
             "p99": float(np.percentile(ms, 99)), "max": float(ms.max())}
 
 
-def run_load(raters: int, votes: int, workdir: Path, kill_after: int | None = None, n_utterances: int = 24) -> dict:
+def run_load(raters: int, votes: int, workdir: Path, kill_after: int | None = None, n_utterances: int = 24,
+             think_s: float = 0.0) -> dict:
     """Run the whole scenario; returns counts, checks and latency percentiles."""
     db_path = workdir / "listening.db"
     db_url = f"sqlite:///{db_path}"
     created = create_fixture_test(db_url, votes, n_utterances)
     server = Server(db_url, free_port(), workdir / "server.log")
     server.start()
+    cpu_at_start = server.cpu_seconds()
     tally, deadline = Tally(), time.monotonic() + 600
-    threads = [threading.Thread(target=simulate_rater, args=(server.base, created.test_id, tally, seed, deadline))
-               for seed in range(raters)]
+    threads = [threading.Thread(target=simulate_rater, args=(server.base, created.test_id, tally, seed, deadline,
+                                                             think_s)) for seed in range(raters)]
     started = time.perf_counter()
-    result: dict = {"raters": raters, "votes_per_rater": votes, "expected_votes": raters * votes}
+    result: dict = {"raters": raters, "votes_per_rater": votes, "expected_votes": raters * votes, "think_s": think_s}
     try:
         for thread in threads:
             thread.start()
         if kill_after is not None:
             while len(tally.acked) < kill_after and any(t.is_alive() for t in threads):
                 time.sleep(0.005)
+            cpu_before_kill = server.cpu_seconds() - cpu_at_start
             server.kill()
             with tally.lock:
                 acked_before_kill = list(tally.acked)
@@ -204,8 +219,10 @@ def run_load(raters: int, votes: int, workdir: Path, kill_after: int | None = No
                           acked_missing_after_kill=len(set(acked_before_kill) - stored),
                           integrity_after_kill=integrity(db_path))
             server.start()
+            cpu_at_start = server.cpu_seconds() - cpu_before_kill
         for thread in threads:
             thread.join()
+        result["server_cpu_s"] = server.cpu_seconds() - cpu_at_start
     finally:
         server.stop()
     stored_list = stored_votes(db_path)
@@ -220,10 +237,13 @@ def run_load(raters: int, votes: int, workdir: Path, kill_after: int | None = No
 
 def print_table(result: dict) -> None:
     """Human-readable summary (stdout)."""
-    print(f"raters={result['raters']} votes/rater={result['votes_per_rater']} expected={result['expected_votes']} "
+    print(f"raters={result['raters']} votes/rater={result['votes_per_rater']} think={result['think_s']}s "
+          f"expected={result['expected_votes']} "
           f"stored={result['stored_votes']} distinct={result['distinct_votes']} acked={result['acked']} "
           f"acked-but-missing={result['acked_missing']} errors={result['n_errors']} "
-          f"integrity={result['integrity']} wall={result['seconds']:.1f}s")
+          f"integrity={result['integrity']} wall={result['seconds']:.1f}s "
+          f"server CPU={result['server_cpu_s']:.1f}s ({1000 * result['server_cpu_s'] / result['expected_votes']:.1f} ms"
+          " per vote incl. its next + 2 played requests)")
     if "killed_after_acked" in result:
         print(f"kill -9 after {result['killed_after_acked']} acked votes: stored at kill={result['stored_at_kill']}, "
               f"acked missing={result['acked_missing_after_kill']}, integrity={result['integrity_after_kill']}")
@@ -237,11 +257,13 @@ def main() -> int:
     parser.add_argument("--raters", type=int, default=50)
     parser.add_argument("--votes", type=int, default=40)
     parser.add_argument("--kill-after", type=int, help="SIGKILL the server after this many acknowledged votes")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="mean seconds a rater listens and decides before each vote (default 0: closed loop)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON too")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="listening-load-") as tmp:
         os.environ["VOICELAB_LISTENING_DB"] = f"sqlite:///{Path(tmp) / 'listening.db'}"
-        result = run_load(args.raters, args.votes, Path(tmp), args.kill_after)
+        result = run_load(args.raters, args.votes, Path(tmp), args.kill_after, think_s=args.think)
     print_table(result)
     if args.json:
         print(json.dumps(result, indent=1))
