@@ -56,3 +56,25 @@ def onset_delay_ms(sent: np.ndarray, played: np.ndarray, rate: int, max_delay_ms
     scores = np.array([np.dot(a[: len(b) - lag], b[lag:]) for lag in lags])
     best = int(np.argmax(scores))
     return float(lags[best] * 1000 / ENV_RATE), float(scores[best] / (np.median(scores) + 1e-9))
+
+
+def onset_times_ms(x: np.ndarray, rate: int, min_gap_ms: int = 150) -> np.ndarray:
+    """Times (ms) of burst onsets: strong rises of the log envelope, at least ``min_gap_ms`` apart."""
+    strength = onset_strength(x, rate)
+    threshold = 0.3 * strength.max() if strength.max() > 0 else np.inf
+    times: list[int] = []
+    for t in np.flatnonzero(strength > threshold):
+        if not times or t - times[-1] >= min_gap_ms:
+            times.append(int(t))
+    return np.asarray(times) * 1000 / ENV_RATE
+
+
+def delivered_fraction(sent: np.ndarray, played: np.ndarray, rate: int, delay_ms: float,
+                       tolerance_ms: float = 30.0) -> float:
+    """Share of sent bursts (those whose delayed copy falls inside the recording) heard at ``delay_ms``."""
+    sent_t, played_t = onset_times_ms(sent, rate), onset_times_ms(played, rate)
+    expected = sent_t + delay_ms
+    expected = expected[expected < len(played) * 1000 / rate - 100]
+    if not len(expected) or not len(played_t):
+        return 0.0
+    return float(np.mean([np.min(np.abs(played_t - e)) <= tolerance_ms for e in expected]))

@@ -1,8 +1,10 @@
 // Injected before page scripts (top frame only): records, on one AudioContext clock, what the page
-// captures from the microphone (every getUserMedia stream) and what every <audio> element plays
-// (via captureStream, which taps without rerouting). Used to measure Gradio's streaming path.
+// captures from the microphone (every getUserMedia stream) and what the <audio> element plays
+// inside #live-compat-out (via captureStream, which taps without rerouting). Used to measure Gradio's
+// streaming path.
 (() => {
   if (window.top !== window) return;
+  const OUTPUT = '#live-compat-out';
   const probe = { input: [], output: [], ctx: null, ready: null, tapped: new WeakSet() };
   window.__probe = probe;
   const recorderSource = `
@@ -60,7 +62,8 @@
   };
   document.addEventListener('play', (e) => {
     const el = e.target;
-    if (el instanceof HTMLAudioElement && !probe.tapped.has(el) && el.captureStream) {
+    // only the converted-voice player: Gradio's microphone widget has <audio> elements of its own
+    if (el instanceof HTMLAudioElement && el.closest(OUTPUT) && !probe.tapped.has(el) && el.captureStream) {
       probe.tapped.add(el);
       const stream = el.captureStream();
       const attach = () => { if (stream.getAudioTracks().length) tap(stream, probe.output); else setTimeout(attach, 20); };
