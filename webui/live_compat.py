@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 CHUNK_MS = 40  # converter hop here; Gradio slices the microphone every STREAM_EVERY_S anyway
 STREAM_EVERY_S = 0.1
-YIELD_EVERY_S = 0.2  # how often the player generator hands Gradio a piece of the output stream
+YIELD_EVERY_S = 0.5  # how often the player generator hands Gradio a piece of the output stream
 WAIT_FOR_MIC_S = 30.0
 IDLE_CLOSE_S = 5.0  # no microphone slice for this long: the page is gone (Gradio does not stop the generator)
 MAX_STREAM_S = 600
