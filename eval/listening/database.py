@@ -114,13 +114,16 @@ class Database:
             return str(session.execute(text("PRAGMA integrity_check")).scalar())
 
 
-@lru_cache(maxsize=8)
 def open_database(url: str | None = None) -> Database:
-    """Connect to ``url`` (default: :func:`default_url`) and create the schema if missing.
+    """Connect to ``url`` (default: :func:`default_url`, read now) and create the schema if missing.
 
     Returns the same Database for the same URL within a process.
     """
-    url = url or default_url()
+    return _open(url or default_url())
+
+
+@lru_cache(maxsize=16)
+def _open(url: str) -> Database:
     if url.startswith("sqlite:///"):
         writer_engine, reader_engine = _sqlite_engine(url, True), _sqlite_engine(url, False)
         light_engine = _sqlite_engine(url, True, "NORMAL")
