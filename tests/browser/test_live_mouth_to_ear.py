@@ -137,7 +137,7 @@ def test_websocket_path_is_within_150_ms_mouth_to_ear(app_url, browser, figures,
         "context_output_latency_ms": f["output_device_ms"], "readout_estimate_ms": f["estimated_mouth_to_ear_ms"],
         "algorithmic_ms": f["algorithmic_ms"], "compute_p50_ms": f["compute_p50_ms"],
         "compute_p95_ms": f["compute_p95_ms"], "jitter_buffer_ms": f["jitter_buffer_ms"], "rtt_ms": f["rtt_ms"],
-        "client_underruns": f["client_underruns"], "context_rate": rate,
+        "client_underruns": f["client_underruns"], "skipped_input_ms": f["skipped_input_ms"], "context_rate": rate,
         "bursts_delivered_at_that_delay": round(delivered_fraction(sent, played, rate, delay), 2),
     }
     assert prominence > 3, f"no clear onset correlation peak ({prominence:.1f})"

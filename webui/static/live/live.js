@@ -2,7 +2,9 @@
 // Capture and playback run in AudioWorklets (worklets.js); this file only moves buffers and numbers.
 
 const $ = (id) => document.getElementById(id);
+const MAX_IN_FLIGHT_MS = 120; // audio the server has not answered yet beyond its algorithmic latency
 const state = { ctx: null, ws: null, stream: null, nodes: [], server: {}, client: {}, recording: null, targetId: null,
+                sent: 0, received: 0, skipped: 0,
                 pings: [] };
 
 function setStatus(text, kind = 'info') {
@@ -95,6 +97,7 @@ async function start() {
   playback.connect(ctx.destination);
   state.nodes = [source, capture, playback];
   state.playback = playback;
+  state.sent = 0; state.received = 0; state.skipped = 0;
   const ws = new WebSocket(wsUrl());
   ws.binaryType = 'arraybuffer';
   state.ws = ws;
@@ -111,7 +114,14 @@ async function start() {
 function onCaptured(msg) {
   $('in-level').value = Math.min(1, msg.rms * 4);
   if (state.recording) state.recording.input.push({ frame: msg.frame, samples: msg.samples.slice() });
-  if (state.ws && state.ws.readyState === WebSocket.OPEN && state.ready) state.ws.send(msg.samples.buffer);
+  if (!(state.ws && state.ws.readyState === WebSocket.OPEN && state.ready)) return;
+  // Latency control on the sending side: when the server falls behind (a busy CPU), frames would queue
+  // in the socket and the delay would grow for good. Skip microphone chunks until it has caught up.
+  const rate = state.ctx.sampleRate;
+  const inFlightMs = 1000 * (state.sent - state.received) / rate - (state.server.algorithmic_ms || 0);
+  if (inFlightMs > MAX_IN_FLIGHT_MS) { state.skipped += msg.samples.length; return; }
+  state.sent += msg.samples.length;
+  state.ws.send(msg.samples.buffer);
 }
 
 function onPlayback(msg) {
@@ -126,7 +136,11 @@ function onPlayback(msg) {
 }
 
 function onServerMessage(data) {
-  if (data instanceof ArrayBuffer) { state.playback.port.postMessage({ type: 'audio', samples: new Float32Array(data) }); return; }
+  if (data instanceof ArrayBuffer) {
+    state.received += data.byteLength / 4;
+    state.playback.port.postMessage({ type: 'audio', samples: new Float32Array(data) });
+    return;
+  }
   const msg = JSON.parse(data);
   if (msg.type === 'ready') { state.ready = true; state.server = msg; setStatus('Live: speak into the microphone.', 'ok'); }
   else if (msg.type === 'stats') state.server = msg;
@@ -145,6 +159,7 @@ function latencyFigures() {
   return { algorithmic_ms: s.algorithmic_ms, compute_p50_ms: s.compute_p50_ms, compute_p95_ms: s.compute_p95_ms,
            rtf: s.rtf, server_underruns: s.underruns, rtt_ms: rtt, jitter_buffer_ms: c.bufferMs,
            client_underruns: c.underruns, output_device_ms: outputMs, estimated_mouth_to_ear_ms: estimate,
+           skipped_input_ms: ctx ? 1000 * state.skipped / ctx.sampleRate : 0,
            context_rate: ctx ? ctx.sampleRate : null };
 }
 
@@ -155,7 +170,8 @@ function renderLatency() {
     `≈ ${fmt(f.estimated_mouth_to_ear_ms, 0)} ms mouth-to-ear (estimate) = algorithmic ${fmt(f.algorithmic_ms)} ` +
     `+ compute p50 ${fmt(f.compute_p50_ms)} (p95 ${fmt(f.compute_p95_ms)}) + network ${fmt(f.rtt_ms)} ` +
     `+ jitter buffer ${fmt(f.jitter_buffer_ms)} + output ${fmt(f.output_device_ms)} ms · RTF ${fmt(f.rtf, 2)} · ` +
-    `underruns server ${f.server_underruns ?? '–'} / playback ${f.client_underruns ?? '–'}`;
+    `underruns server ${f.server_underruns ?? '–'} / playback ${f.client_underruns ?? '–'} · ` +
+    `input skipped to catch up ${fmt(f.skipped_input_ms, 0)} ms`;
 }
 
 function stopAudio() {
