@@ -95,22 +95,25 @@ def pick_source(source: list[Utterance], target: list[Utterance]) -> Utterance:
     return next((u for u in reversed(source) if u.text not in used), source[-1])
 
 
-def evaluate(groups: dict[str, list[Utterance]], engine: str = "world-knn") -> list[PairScore]:
-    """Convert and score every ordered pair of speakers in ``groups``."""
+def evaluate(groups: dict[str, list[Utterance]], engine: str = "world-knn", quality: bool = True) -> list[PairScore]:
+    """Convert and score every ordered pair of speakers in ``groups`` (DNSMOS NaN unless ``quality``)."""
     encoder = models.load("resemblyzer-ge2e").model
     asr = models.load("whisper-base-ct2").model
-    dnsmos = models.load("dnsmos").model
+    dnsmos = models.load("dnsmos").model if quality else None
     targets = {name: split(utts) for name, utts in groups.items()}
     prepared = {name: convert.prepare_target(ref, engine) for name, (ref, _) in targets.items()}
     prompts = {name: encoder.embed(prompt.audio) for name, (_, prompt) in targets.items()}
-    rows = []
+    rows, source_wer = [], {}
     for src_name, tgt_name in itertools.permutations(groups, 2):
         src = pick_source(groups[src_name], groups[tgt_name])
         result = convert.convert(src.audio, prepared[tgt_name], engine)
         sim = lambda a, t=tgt_name: cosine(encoder.embed(a), prompts[t])  # noqa: E731
         wer = lambda a, text=src.text: word_error(text, asr.transcribe(a)).rate  # noqa: E731
-        rows.append(PairScore(src_name, tgt_name, src.id, sim(src.audio), sim(result.audio), wer(src.audio),
-                              wer(result.audio), dnsmos.predict(result.audio)["dnsmos_ovrl"], result.rtf))
+        if src.id not in source_wer:
+            source_wer[src.id] = wer(src.audio)
+        ovrl = dnsmos.predict(result.audio)["dnsmos_ovrl"] if dnsmos else float("nan")
+        rows.append(PairScore(src_name, tgt_name, src.id, sim(src.audio), sim(result.audio), source_wer[src.id],
+                              wer(result.audio), ovrl, result.rtf))
     return rows
 
 

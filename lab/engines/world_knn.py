@@ -40,6 +40,8 @@ class Settings:
         eq_weight: how much of the class-mean envelope difference is applied to the source part.
         map_variance: also scale the source envelope's per-bin deviations by the target/source std ratio.
         aperiodicity_weight: share of the matched target frames' aperiodicity (breathiness).
+        match_dims: mel-cepstral coefficients (c1..c<n>) per frame compared when matching: the low
+            quefrencies carry the phone, the higher ones mostly the speaker and the harmonics.
         warp_per_octave: frequency warp of the source envelope per octave of mean-F0 difference
             (formants scale with roughly the 0.3 power of the F0 ratio between speakers).
     """
@@ -51,6 +53,7 @@ class Settings:
     max_warp: float = 1.25
     map_variance: bool = True
     aperiodicity_weight: float = 0.5
+    match_dims: int = 12
 
 
 @dataclass
@@ -88,6 +91,7 @@ class WorldKnnStreamer:
             raise ValueError(f"chunk_ms must be a positive multiple of {wa.FRAME_MS:g} ms, got {chunk_ms}.")
         self.voice, self.settings, self.noise = voice, settings, noise
         self.hop_samples = chunk_ms * wa.SAMPLE_RATE // 1000
+        self.keys = {c: _first_dims(k, settings.match_dims) for c, k in voice.keys.items()}
 
     def initial_state(self) -> StreamState:
         """A fresh stream; source statistics start from the target's (weight PRIOR_FRAMES)."""
@@ -154,13 +158,13 @@ class WorldKnnStreamer:
             return
         rows = np.arange(first, last)
         ctx = np.clip(rows[:, None] + np.arange(-wm.CONTEXT, wm.CONTEXT + 1)[None, :], 0, None) - s.frames_first
-        queries = s.z[ctx].reshape(len(rows), -1)
+        queries = s.z[ctx][:, :, : self.settings.match_dims].reshape(len(rows), -1)
         voiced = s.frames.voiced[rows - s.frames_first]
         matched, matched_ap = np.zeros((len(rows), wa.BINS)), np.zeros((len(rows), wa.BINS))
         for c, mask in (("voiced", voiced), ("unvoiced", ~voiced)):
             c = c if len(self.voice.keys[c]) else "voiced"
             if mask.any():
-                idx = wm.nearest(queries[mask].astype(np.float32), self.voice.keys[c], self.settings.k)
+                idx = wm.nearest(queries[mask].astype(np.float32), self.keys[c], self.settings.k)
                 matched[mask] = self.voice.envelopes[c][idx].mean(axis=1)
                 matched_ap[mask] = self.voice.aperiodicity[c][idx].mean(axis=1)
         s.matched = np.concatenate([s.matched, matched])
@@ -251,6 +255,12 @@ class WorldKnnEngine:
     def with_settings(self, **changes: Any) -> WorldKnnEngine:
         """A copy with some Settings changed (for experiments and benchmarks)."""
         return replace(self, settings=replace(self.settings, **changes))
+
+
+def _first_dims(stacked: np.ndarray, dims: int) -> np.ndarray:
+    """Keep the first ``dims`` coefficients of every context frame of stacked keys (N, frames * D)."""
+    per_frame = stacked.reshape(len(stacked), 2 * wm.CONTEXT + 1, -1)
+    return np.ascontiguousarray(per_frame[:, :, :dims].reshape(len(stacked), -1))
 
 
 def load(path: Path | None, spec: ModelSpec) -> WorldKnnEngine:
