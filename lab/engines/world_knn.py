@@ -32,7 +32,11 @@ OFFLINE_CHUNK_MS = 100
 
 @dataclass(frozen=True)
 class Settings:
-    """Conversion strength knobs (defaults chosen on held-out synthetic voices, see benchmarks/).
+    """Conversion strength knobs.
+
+    Defaults: a few variants were screened on 4 fixture speakers and on espeak-ng/flite voices outside
+    the fixtures (benchmarks/convert_quality.py); more matching weight or fewer matched coefficients
+    buys identity at the cost of words. ``match_dims`` 12 is the usual MFCC order, not a fitted value.
 
     Attributes:
         k: target frames averaged per match.
@@ -44,6 +48,7 @@ class Settings:
             quefrencies carry the phone, the higher ones mostly the speaker and the harmonics.
         warp_per_octave: frequency warp of the source envelope per octave of mean-F0 difference
             (formants scale with roughly the 0.3 power of the F0 ratio between speakers).
+        max_warp: the warp factor is kept within [1 / max_warp, max_warp].
     """
 
     k: int = 4
