@@ -230,8 +230,9 @@ def main() -> int:
         cpu_naive, cpu_batch = statistics.median(naive_cpu), statistics.median(batch_cpu)
         print("\n| method | median wall s | utt/s | vs naive | CPU s (all threads/processes) |\n|---|---|---|---|---|\n"
               f"| naive loop (1 Scorer, default threads) | {naive:.1f} | {n / naive:.2f} | 1.00x | {cpu_naive:.0f} |\n"
-              f"| naive loop, 1 thread (1 run) | {one_thread_s:.1f} | {n / one_thread_s:.2f} | "
-              f"{naive / one_thread_s:.2f}x | {one_thread_cpu:.0f} |\n"
+              + ("" if args.skip_one_thread else
+                 f"| naive loop, 1 thread (1 run) | {one_thread_s:.1f} | {n / one_thread_s:.2f} | "
+                 f"{naive / one_thread_s:.2f}x | {one_thread_cpu:.0f} |\n") +
               f"| eval run --workers {args.workers} (whole command) | {batch:.1f} | {n / batch:.2f} | "
               f"{naive / batch:.2f}x | {cpu_batch:.0f} |\n"
               f"| eval run --workers {args.workers} (scoring only) | {scoring:.1f} | {n / scoring:.2f} | "
