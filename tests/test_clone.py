@@ -8,7 +8,6 @@ speaker_sim(uncloned Piper output, prompt), with the embedded GE2E encoder.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import statistics
@@ -27,18 +26,9 @@ pytestmark = pytest.mark.slow
 TEXT = "The weather was pleasant, so we walked to the market. Did you buy fresh bread there?"
 TARGETS = ("slt", "rms", "awb", "kal", "espf")
 ENCODER = "resemblyzer-ge2e"
-HAS_CONVERTER = importlib.util.find_spec("lab.convert") is not None
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.skipif(HAS_CONVERTER, reason="lab.convert is present: cloning is tested below")
-def test_without_the_converter_offline_cloning_is_unavailable_with_the_reason(speech_by_speaker) -> None:
-    assert models.resolve("piper-world-knn").location == "unavailable"
-    with pytest.raises(models.ModelUnavailable, match=r"lab\.convert"):
-        tts.start("Hello.", engine="piper-world-knn", voice=speech_by_speaker["slt"][0].audio)
-
-
-@pytest.mark.skipif(not HAS_CONVERTER, reason="needs lab.convert (the conversion engine)")
 def test_cloned_speech_is_closer_to_each_target_and_intelligible(speech_by_speaker) -> None:
     from eval.metrics.core import MetricInputs
     from eval.metrics.speaker import speaker_similarity
@@ -71,7 +61,6 @@ def test_cloned_speech_is_closer_to_each_target_and_intelligible(speech_by_speak
     assert max(r[4] for r in rows) <= 0.35  # no target turns into mumbling
 
 
-@pytest.mark.skipif(not HAS_CONVERTER, reason="needs lab.convert (the conversion engine)")
 def test_clone_streams_by_sentence_and_reuses_the_analysed_voice(speech_by_speaker) -> None:
     ref = reference.prepare(speech_by_speaker["rms"][0].audio, measure_quality=False).audio
     engine = models.load("piper-world-knn").model
@@ -82,13 +71,11 @@ def test_clone_streams_by_sentence_and_reuses_the_analysed_voice(speech_by_speak
     assert job.result(check=False).extra["components"]["tts"]["used"] == "piper-joe"
 
 
-@pytest.mark.skipif(not HAS_CONVERTER, reason="needs lab.convert (the conversion engine)")
 def test_cloning_without_a_voice_is_refused(speech_by_speaker) -> None:
     with pytest.raises(ValueError, match="speaks in a reference voice"):
         tts.start("Hello.", engine="piper-world-knn")
 
 
-@pytest.mark.skipif(not HAS_CONVERTER, reason="needs lab.convert (the conversion engine)")
 def test_cli_clones_an_enrolled_voice_by_name_and_checks_the_speaker(tmp_path, speech_by_speaker) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "VOICELAB_CHECKPOINTS": str(tmp_path / "ck"),
            "VOICELAB_DATA": str(tmp_path / "data")}
