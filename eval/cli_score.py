@@ -20,6 +20,7 @@ from typing import Any
 
 from eval.metrics import METRICS, MetricInputs, MetricResult, Scorer
 from lab import audio
+from lab.jsonable import to_jsonable
 from lab.models import ModelUnavailable
 
 
@@ -79,19 +80,9 @@ def _metric_entry(result: MetricResult) -> dict[str, Any]:
     return {
         "value": result.value if math.isfinite(result.value) else None,
         "unit": info.unit, "higher_is_better": info.higher_is_better, "model": result.model,
-        "details": _finite(result.details),
+        "details": to_jsonable(result.details),
     }
 
-
-def _finite(value: Any) -> Any:
-    """Replace NaN/inf floats (not JSON) by None, recursively."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
 
 
 def _parse_metrics(text: str | None) -> list[str] | None:

@@ -11,35 +11,17 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from lab.jsonable import to_jsonable
 
 log = logging.getLogger(__name__)
 
 
 class ResultsLogError(ValueError):
     """results.jsonl is damaged beyond a torn last line; the message names the line."""
-
-
-def to_jsonable(value: Any) -> Any:
-    """Return ``value`` as plain JSON data: NaN/inf become None, numpy scalars/arrays become Python."""
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
 
 
 def read_results(path: Path, repair: bool = False) -> list[dict[str, Any]]:

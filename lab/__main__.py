@@ -8,30 +8,20 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
 from typing import Any
 
-from lab import model_sources, models, voices_cli
+from lab import jsonable, model_sources, models, voices_cli
 from lab.audio import AudioError
 
 
 def _emit(payload: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        print(json.dumps(_json_safe(payload), indent=None, allow_nan=False))
+        print(jsonable.dumps(payload))
     else:
         for key, value in payload.items():
             print(f"{key}: {value}")
 
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def cmd_models(args: argparse.Namespace) -> int:

@@ -10,10 +10,9 @@ With ``--json`` exactly one JSON object goes to stdout.
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-from lab import audio, convert, voices
+from lab import audio, convert, jsonable, voices
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,7 +55,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 def _print(payload: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        print(json.dumps(payload, default=str))
+        print(jsonable.dumps(payload))
     else:
         for key, value in payload.items():
             print(f"{key}: {value}")

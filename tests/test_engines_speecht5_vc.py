@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_speecht5 import EMBED_DIM, XVECTOR_YAML
+from tiny_speecht5 import EMBED_DIM, save_tiny_vocoder_and_xvector
 
 from lab import convert, models
 
@@ -22,13 +22,10 @@ pytestmark = pytest.mark.slow
 def build_tiny_speecht5_vc(root: Path) -> None:
     """Save tiny random speecht5-vc, speecht5-hifigan and xvector-voxceleb checkpoints under ``root``."""
     import torch
-    from speechbrain.lobes.models.Xvector import Xvector
     from transformers import (
         SpeechT5Config,
         SpeechT5FeatureExtractor,
         SpeechT5ForSpeechToSpeech,
-        SpeechT5HifiGan,
-        SpeechT5HifiGanConfig,
     )
 
     torch.manual_seed(0)
@@ -43,15 +40,7 @@ def build_tiny_speecht5_vc(root: Path) -> None:
         model.speech_decoder_postnet.prob_out.bias.fill_(-20.0)
     model.save_pretrained(root / "speecht5-vc")
     SpeechT5FeatureExtractor().save_pretrained(root / "speecht5-vc")
-    vocoder_config = SpeechT5HifiGanConfig(upsample_initial_channel=16, resblock_kernel_sizes=[3],
-                                           resblock_dilation_sizes=[[1, 3, 5]])
-    SpeechT5HifiGan(vocoder_config).save_pretrained(root / "speecht5-hifigan")
-    xvector_dir = root / "xvector-voxceleb"
-    xvector_dir.mkdir()
-    xvector = Xvector(in_channels=24, tdnn_blocks=2, tdnn_channels=[8, 16], tdnn_kernel_sizes=[3, 1],
-                      tdnn_dilations=[1, 1], lin_neurons=EMBED_DIM)
-    torch.save(xvector.state_dict(), xvector_dir / "embedding_model.ckpt")
-    (xvector_dir / "hyperparams.yaml").write_text(XVECTOR_YAML.format(folder=xvector_dir, dim=EMBED_DIM))
+    save_tiny_vocoder_and_xvector(root)
 
 
 def test_speecht5_vc_converts_with_tiny_checkpoints(tmp_checkpoints: Path, speech_by_speaker) -> None:

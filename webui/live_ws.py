@@ -25,6 +25,7 @@ from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
 from lab.audio import Audio, AudioError
+from lab.jsonable import to_jsonable
 from lab.live_sessions import Admission, Busy, TargetStore, measure_load
 from lab.models import ModelUnavailable
 from lab.streaming import StreamError, StreamSession
@@ -123,9 +124,6 @@ async def _decode_frame(data: bytes, dtype: np.dtype, session: StreamSession) ->
     return (x.astype(np.float32) / 32768.0) if dtype.kind == "i" else x.astype(np.float32)
 
 
-def _finite_report(report: dict[str, Any]) -> dict[str, Any]:
-    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in report.items()}
-
 
 async def serve_socket(ws: WebSocket, service: LiveService) -> None:
     """Run one live stream from hello to disconnect; always releases its capacity."""
@@ -145,7 +143,7 @@ async def serve_socket(ws: WebSocket, service: LiveService) -> None:
             await _send_json(ws, {"type": "error", "message": str(exc) or "No hello received in time."})
             await ws.close(code=1008)
             return
-        await _send_json(ws, {"type": "ready", **_finite_report(session.report(session.initial_state()))})
+        await _send_json(ws, {"type": "ready", **to_jsonable(session.report(session.initial_state()))})
         await _stream(ws, session, dtype)
     except WebSocketDisconnect:
         log.info("live client disconnected")
@@ -182,7 +180,7 @@ async def _stream(ws: WebSocket, session: StreamSession, dtype: np.dtype) -> Non
             return
         if time.monotonic() - last_stats >= STATS_EVERY_S:
             last_stats = time.monotonic()
-            await _send_json(ws, {"type": "stats", **_finite_report(session.report(state))})
+            await _send_json(ws, {"type": "stats", **to_jsonable(session.report(state))})
 
 
 def _handle_text(msg: Any, session: StreamSession, state: Any) -> dict[str, Any] | None:

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from eval.listening import report
 from eval.listening.database import Database
-from eval.listening.report import clean
 from eval.listening.schema import SLOTS, Assignment, Clip, Item, Vote, iso_utc
+from lab.jsonable import to_jsonable
 
 ANALYSIS_SECTIONS = ("pairs", "bradley_terry", "mos", "cmos", "raters", "correlations")
 
@@ -89,11 +89,11 @@ def render(db: Database, test_id: str, name: str, analysis: dict | None = None) 
     if name.startswith("votes"):
         flagged = set(analysis["flagged_raters"]) if analysis else report.flagged_raters(db, test_id)
         rows = vote_rows(db, test_id, flagged)
-        return to_csv(rows) if name.endswith(".csv") else json.dumps(clean(rows), indent=1)
+        return to_csv(rows) if name.endswith(".csv") else json.dumps(to_jsonable(rows), indent=1)
     analysis = analysis or report.analyse_test(db, test_id)
     if name == "analysis.csv":
         return to_csv(analysis_rows(analysis))
-    return json.dumps(clean(analysis), indent=2, allow_nan=False)
+    return json.dumps(to_jsonable(analysis), indent=2, allow_nan=False)
 
 
 def export_all(db: Database, test_id: str, analysis: dict, out_dir: str | Path) -> list[Path]:

@@ -16,6 +16,7 @@ from eval.listening import analysis, tokens
 from eval.listening.analysis import VoteRecord
 from eval.listening.database import Database
 from eval.listening.schema import Clip, Item, ListeningTest, Rater, Vote, iso_utc
+from lab.jsonable import to_jsonable
 
 TIE_RULE = ("Ties are excluded from the preference rate, Wilson CI and binomial test and reported separately; "
             "'preference_x_ties_split' counts each tie as half a vote for each side. Bradley-Terry counts a tie "
@@ -33,17 +34,6 @@ def owner_allowed(db: Database, test_id: str, token: str) -> bool:
     with db.read() as session:
         test = session.get(ListeningTest, test_id)
         return test is not None and tokens.secret_matches(token, test.owner_token_hash)
-
-
-def clean(value: object) -> object:
-    """Replace non-finite floats by None, recursively (JSON has no NaN)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean(v) for v in value]
-    return value
 
 
 def load_records(db: Database, test_id: str) -> tuple[ListeningTest, list[VoteRecord], dict, list[dict], dict]:
@@ -150,4 +140,4 @@ def analyse_test(db: Database, test_id: str, exclude_flagged: bool = False) -> d
         other = records if exclude_flagged else [r for r in records if r.rater not in flagged]
         result["exclusion_effect"] = {"other_view": "all raters" if exclude_flagged else "flagged raters excluded",
                                       **_summaries(other, test.kind)}
-    return clean(result)
+    return to_jsonable(result)
