@@ -30,8 +30,9 @@ def cmd_models(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"models": rows}))
         return 0
+    print(f"{'NAME':<22} {'ROLE':<8} {'RESOLVES TO':<12} SOURCE")
     for r in rows:
-        print(f"{r['name']:<22} {r['role']:<8} {r['location']:<12} {r['source']:<40} {r['reason']}")
+        print(f"{r['name']:<22} {r['role']:<8} {r['location']:<12} {r['source']}\n{'':<23}{r['reason']}")
     return 0
 
 

@@ -48,13 +48,16 @@ def test_models_json_offline(tmp_path: Path) -> None:
     assert not without_default, f"roles without an embedded default: {without_default}"
 
 
-def test_models_plain_text_is_one_line_per_model(tmp_path: Path) -> None:
+def test_models_plain_text_names_each_model_with_its_reason(tmp_path: Path) -> None:
     done = run_lab("models", tmp_path=tmp_path)
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert len(lines) == len(models.SPECS)
-    for line, (name, spec) in zip(lines, models.SPECS.items(), strict=True):
+    header, *lines = done.stdout.splitlines()
+    assert header.split()[:2] == ["NAME", "ROLE"]
+    assert len(lines) == 2 * len(models.SPECS)  # the model's line, then its reason indented below
+    for (line, reason), (name, spec) in zip(zip(lines[::2], lines[1::2], strict=True), models.SPECS.items(),
+                                            strict=True):
         assert line.split()[:2] == [name, spec.role]
+        assert reason.startswith(" ") and reason.strip()
 
 
 @pytest.mark.slow
