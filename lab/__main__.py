@@ -9,19 +9,9 @@ import argparse
 import json
 import logging
 import sys
-from typing import Any
 
 from lab import jsonable, model_sources, models, voices_cli
 from lab.audio import AudioError
-
-
-def _emit(payload: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        print(jsonable.dumps(payload))
-    else:
-        for key, value in payload.items():
-            print(f"{key}: {value}")
-
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -65,7 +55,7 @@ def cmd_tts(args: argparse.Namespace) -> int:
     save(result.audio, args.out)
     check = result.check or {}
     errors = [f"{name}: {score['error']}" for name, score in check.get("scores", {}).items() if score["error"]]
-    _emit({"out": args.out, "engine": result.model["used"], "duration_s": result.audio.duration,
+    jsonable.emit({"out": args.out, "engine": result.model["used"], "duration_s": result.audio.duration,
            "sample_rate": result.audio.sample_rate, "seconds": result.seconds, "rtf": result.rtf,
            "time_to_first_audio_s": result.first_audio_seconds, "sentences": len(result.sentences),
            "model": result.model, **result.extra, "check": result.check, "errors": errors}, args.json)

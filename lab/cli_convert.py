@@ -10,7 +10,6 @@ With ``--json`` exactly one JSON object goes to stdout.
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from lab import audio, convert, jsonable, voices
 
@@ -49,13 +48,6 @@ def cmd_convert(args: argparse.Namespace) -> int:
                    "fallback_reason": result.model["fallback_reason"], "duration_s": result.audio.duration,
                    "sample_rate": result.audio.sample_rate, "seconds": result.seconds, "rtf": result.rtf,
                    "model": result.model, **result.extra}
-    _print(payload, args.json)
+    jsonable.emit(payload, args.json)
     return 0
 
-
-def _print(payload: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        print(jsonable.dumps(payload))
-    else:
-        for key, value in payload.items():
-            print(f"{key}: {value}")

@@ -33,3 +33,12 @@ def to_jsonable(value: Any) -> Any:
 def dumps(value: Any, **kwargs: Any) -> str:
     """``json.dumps`` of :func:`to_jsonable` (never emits NaN)."""
     return json.dumps(to_jsonable(value), allow_nan=False, **kwargs)
+
+
+def emit(payload: dict[str, Any], as_json: bool) -> None:
+    """Print a command's result: one JSON object (``--json``) or ``key: value`` lines."""
+    if as_json:
+        print(dumps(payload))
+    else:
+        for key, value in payload.items():
+            print(f"{key}: {value}")
