@@ -5,10 +5,13 @@ or a metric that raises becomes an error row (or a NaN metric with its
 error), and the run goes on. Rows are written as they finish (flush + fsync),
 so a killed run keeps what it scored and ``resume=True`` scores only the rest.
 
-With ``workers > 1`` a process pool (spawn) scores rows in parallel; every
-worker builds ONE scorer in its initializer, so models load once per worker,
-and limits its own math libraries to ``cpu_count // workers`` threads so the
-workers do not fight over the cores. The parent writes rows in manifest order.
+Rows are scored in chunks (``Scorer.score_many``: the ASR decodes a chunk's
+clips together), at most MAX_CHUNK rows, smaller towards the end of the run so
+that the workers finish together. With ``workers > 1`` a process pool (spawn)
+scores chunks in parallel; every worker builds ONE scorer in its initializer,
+so models load once per worker, and limits its own math libraries to
+``cpu_count // workers`` threads so the workers do not fight over the cores.
+The parent writes rows in manifest order as their chunk finishes.
 """
 
 from __future__ import annotations
@@ -30,15 +33,16 @@ from typing import Any
 from eval import provenance
 from eval.manifest import ManifestRow, read_manifest
 from eval.results_log import ResultsWriter, read_results, write_json_atomic
-from eval.row_scoring import score_row
+from eval.row_scoring import score_rows
 
 log = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.jsonl"
 RUN_FILE = "run.json"
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+MAX_CHUNK = 8  # rows per score_many call: the ASR's decode batch
 
-ScorerFactory = Callable[[], Any]  # returns an object with score(inputs, metrics) and models()
+ScorerFactory = Callable[[], Any]  # returns an object with score/score_many(…, metrics) and models()
 ProgressCallback = Callable[[int, int], None]  # (rows finished, rows in the manifest)
 
 
@@ -188,38 +192,58 @@ def _prepare_output(out: Path, results_path: Path, meta: dict[str, Any], resume:
     return {(r["system"], r["id"]): r for r in read_results(results_path, repair=True)}
 
 
+def chunk_rows(rows: Sequence[ManifestRow], workers: int) -> list[list[ManifestRow]]:
+    """Consecutive chunks of ``rows``: MAX_CHUNK rows each, shrinking near the end (guided scheduling).
+
+    A chunk takes a share 1 / (2 * workers) of the rows still left, so the last
+    chunks are single rows and no worker is left with a long chunk while the others idle.
+    """
+    chunks, start = [], 0
+    while start < len(rows):
+        size = min(MAX_CHUNK, max(1, -(-(len(rows) - start) // (2 * workers))))
+        chunks.append(list(rows[start:start + size]))
+        start += size
+    return chunks
+
+
 def _score_all(
     rows: list[ManifestRow], metrics: tuple[str, ...], workers: int, factory: ScorerFactory
 ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """Yield (record, models used so far) per row, in the order of ``rows``."""
     if not rows:
         return
+    chunks = chunk_rows(rows, workers)
     if workers <= 1:
         scorer = factory()
-        for row in rows:
-            yield score_row(scorer, row, metrics), scorer.models()
+        for chunk in chunks:
+            records = score_rows(scorer, chunk, metrics)
+            models = scorer.models()
+            for record in records:
+                yield record, models
         return
     threads = threads_per_worker(workers)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
                              initargs=(factory, threads)) as pool:
-        pending: deque[tuple[ManifestRow, Future]] = deque()
-        queue = iter(rows)
-        for row in queue:  # keep a bounded window in flight, write results in manifest order
-            pending.append((row, pool.submit(_score_in_worker, row, metrics)))
-            if len(pending) >= 4 * workers:
-                yield _result(*pending.popleft())
+        pending: deque[tuple[list[ManifestRow], Future]] = deque()
+        for chunk in chunks:  # keep a bounded window in flight, write results in manifest order
+            pending.append((chunk, pool.submit(_score_in_worker, chunk, metrics)))
+            if len(pending) >= 2 * workers:
+                yield from _results(*pending.popleft())
         while pending:
-            yield _result(*pending.popleft())
+            yield from _results(*pending.popleft())
 
 
-def _result(row: ManifestRow, future: Future) -> tuple[dict[str, Any], dict[str, Any]]:
+def _results(chunk: list[ManifestRow], future: Future) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     try:
-        return future.result()
+        records, models = future.result()
     except BrokenProcessPool:
-        raise RunError(f"A worker process died while scoring line {row.line} or a row near it (a crash in a "
+        lines = f"{chunk[0].line}-{chunk[-1].line}" if len(chunk) > 1 else str(chunk[0].line)
+        raise RunError(f"A worker process died while scoring lines {lines} or rows near them (a crash in a "
                        "native library, or out of memory). Rows finished so far are saved: rerun with --resume, "
                        "and --workers 1 to find the file.") from None
+    for record in records:
+        yield record, models
 
 
 _worker_scorer: Any = None
@@ -238,5 +262,6 @@ def _init_worker(factory: ScorerFactory, threads: int) -> None:
     _worker_scorer = factory()
 
 
-def _score_in_worker(row: ManifestRow, metrics: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
-    return score_row(_worker_scorer, row, metrics), _worker_scorer.models()
+def _score_in_worker(chunk: list[ManifestRow],
+                     metrics: tuple[str, ...]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    return score_rows(_worker_scorer, chunk, metrics), _worker_scorer.models()

@@ -78,9 +78,9 @@ def test_scorer_and_public_function_agree_on_speaker_sim(offline_scorer: Scorer,
 
 def test_clean_fixture_corpus_wer_is_below_ten_percent(offline_scorer: Scorer, speech_set, monkeypatch) -> None:
     asr = offline_scorer.model("asr").model
-    calls = []
-    transcribe = asr.transcribe
-    monkeypatch.setattr(asr, "transcribe", lambda audio: calls.append(1) or transcribe(audio))
+    clips = []
+    transcribe_many = asr.transcribe_many
+    monkeypatch.setattr(asr, "transcribe_many", lambda audios: clips.extend(audios) or transcribe_many(audios))
     errors = words = 0
     for utt in speech_set:
         results = offline_scorer.score(MetricInputs(utt.audio, text=utt.text), ["wer", "cer"])
@@ -89,8 +89,19 @@ def test_clean_fixture_corpus_wer_is_below_ten_percent(offline_scorer: Scorer, s
         assert wer.details["alignment"] and wer.details["alignment_text"].startswith("REF:")
         errors += wer.details["errors"]
         words += wer.details["ref_units"]
-    assert len(calls) == len(speech_set)  # one transcript per utterance serves WER and CER
+    assert len(clips) == len(speech_set)  # one transcript per utterance serves WER and CER
     assert errors / words < 0.10
+
+
+def test_batched_scoring_gives_each_utterance_its_own_transcript(offline_scorer: Scorer, speech_set) -> None:
+    batch = [MetricInputs(utt.audio, text=utt.text) for utt in speech_set[:10]]
+    alone = [offline_scorer.score(inputs, ["wer"])["wer"] for inputs in batch]
+    together = [r["wer"] for r in offline_scorer.score_many(batch, ["wer"])]
+    reordered = [r["wer"] for r in offline_scorer.score_many(batch[::-1], ["wer"])][::-1]
+    transcripts = [r.details["transcript"] for r in alone]
+    assert [r.details["transcript"] for r in together] == transcripts
+    assert [r.details["transcript"] for r in reordered] == transcripts
+    assert len(set(transcripts)) >= 4  # ten clips of four sentences: the clips were not mixed up
 
 
 def test_unscorable_expected_text_is_an_error(offline_scorer: Scorer, speech_set) -> None:

@@ -93,6 +93,9 @@ class ScorerFailingOnStoi:
             raise ZeroDivisionError("boom")
         return {m: MetricResult(m, float(len(inputs.deg.samples))) for m in metrics}
 
+    def score_many(self, batch, metrics=None):
+        return [self.score(inputs, metrics) for inputs in batch]
+
     def models(self):
         return {}
 
@@ -152,3 +155,15 @@ def test_two_workers_give_the_same_numbers_as_one(tmp_path: Path, speech_set: li
     assert_same_results(two.rows, one.rows)
     lines = [json.loads(x) for x in (tmp_path / "two" / "results.jsonl").read_text().splitlines()]
     assert [x["line"] for x in lines] == sorted(x["line"] for x in lines), "written in manifest order"
+
+
+@pytest.mark.parametrize(("rows", "workers", "sizes"), [
+    (100, 2, [8] * 9 + [7, 6, 4, 3, 2, 2, 1, 1, 1, 1]),
+    (5, 1, [3, 1, 1]),
+    (1, 4, [1]),
+])
+def test_chunks_cover_every_row_once_and_shrink_towards_the_end(rows: int, workers: int, sizes: list) -> None:
+    manifest_rows = list(range(rows))
+    chunks = runner.chunk_rows(manifest_rows, workers)
+    assert [row for chunk in chunks for row in chunk] == manifest_rows
+    assert [len(chunk) for chunk in chunks] == sizes

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,23 +84,44 @@ class Scorer:
         Raises:
             ValueError: an unknown metric name.
         """
+        return self.score_many([inputs], metrics)[0]
+
+    def score_many(self, batch: Sequence[MetricInputs],
+                   metrics: list[str] | None = None) -> list[dict[str, MetricResult]]:
+        """Score several utterances; families that can batch their model calls (ASR) do.
+
+        The values are those :meth:`score` gives each utterance alone. When a
+        batched family call raises, its utterances are scored one by one, so the
+        error lands on the utterance that caused it.
+
+        Returns:
+            One {metric name: MetricResult} per utterance, in order (see :meth:`score`).
+
+        Raises:
+            ValueError: an unknown metric name.
+        """
         names = list(METRICS) if metrics is None else list(dict.fromkeys(metrics))
         unknown = [n for n in names if n not in METRICS]
         if unknown:
             raise ValueError(f"Unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}")
-        results: dict[str, MetricResult] = {}
+        results: list[dict[str, MetricResult]] = [{} for _ in batch]
         for family in FAMILIES:
-            wanted = [n for n in family.names if n in names]
-            runnable = []
-            for name in wanted:
-                reason = missing_inputs(METRICS[name], inputs)
-                if reason:
-                    results[name] = skipped(name, reason)
-                else:
-                    runnable.append(name)
-            if runnable:
-                results.update(self._run_family(family, runnable, inputs))
-        return {n: results[n] for n in names}
+            groups: dict[tuple[str, ...], list[int]] = {}  # utterances by the metrics they can run
+            for i, inputs in enumerate(batch):
+                runnable = []
+                for name in (n for n in family.names if n in names):
+                    reason = missing_inputs(METRICS[name], inputs)
+                    if reason:
+                        results[i][name] = skipped(name, reason)
+                    else:
+                        runnable.append(name)
+                if runnable:
+                    groups.setdefault(tuple(runnable), []).append(i)
+            for runnable, members in groups.items():
+                outcomes = self._run_family(family, list(runnable), [batch[i] for i in members])
+                for i, outcome in zip(members, outcomes, strict=True):
+                    results[i].update(outcome)
+        return [{n: r[n] for n in names} for r in results]
 
     def models(self) -> dict[str, dict[str, Any]]:
         """Provenance of the models loaded so far, by role (requested vs used, source, checksums)."""
@@ -129,19 +151,47 @@ class Scorer:
                 raise
         return self._loaded[role]
 
-    def _run_family(self, family: Family, names: list[str], inputs: MetricInputs) -> dict[str, MetricResult]:
+    def _run_family(self, family: Family, names: list[str],
+                    batch: list[MetricInputs]) -> list[dict[str, MetricResult]]:
         loaded = None
         try:
             if family.role is not None:
                 loaded = self.model(family.role)
-            start = time.perf_counter()
-            module = importlib.import_module(family.module)
-            results = module.score(names, inputs, loaded.model if loaded else None)
-            self.timings.setdefault(family.module.rsplit(".", 1)[1], []).append(time.perf_counter() - start)
         except METRIC_ERRORS as exc:
             log.warning("%s failed: %s", ", ".join(names), exc)
-            used = loaded.name if loaded else None
-            return {n: failed(n, exc, model=used) for n in names}
+            return [{n: failed(n, exc) for n in names} for _ in batch]
+        module = importlib.import_module(family.module)
+        model = loaded.model if loaded else None
+        outcomes = None
+        if len(batch) > 1 and hasattr(module, "score_many"):
+            start = time.perf_counter()
+            try:
+                outcomes = module.score_many(names, batch, model)
+                self._time(family, (time.perf_counter() - start) / len(batch), len(batch))
+            except METRIC_ERRORS as exc:
+                log.warning("%s failed on a batch of %d (%s); scoring them one by one", ", ".join(names),
+                            len(batch), exc)
+        if outcomes is None:
+            outcomes = [self._run_one(family, module, names, inputs, model) for inputs in batch]
+        return [self._label(outcome, loaded) for outcome in outcomes]
+
+    def _run_one(self, family: Family, module: Any, names: list[str], inputs: MetricInputs,
+                 model: Any) -> dict[str, MetricResult]:
+        start = time.perf_counter()
+        try:
+            results = module.score(names, inputs, model)
+        except METRIC_ERRORS as exc:
+            log.warning("%s failed: %s", ", ".join(names), exc)
+            return {n: failed(n, exc) for n in names}
+        self._time(family, time.perf_counter() - start, 1)
+        return results
+
+    def _time(self, family: Family, seconds_each: float, count: int) -> None:
+        self.timings.setdefault(family.module.rsplit(".", 1)[1], []).extend([seconds_each] * count)
+
+    @staticmethod
+    def _label(results: dict[str, MetricResult], loaded: models.Loaded | None) -> dict[str, MetricResult]:
+        """Name the model that produced each result (and any fallback from the requested one)."""
         if loaded is not None:
             for result in results.values():
                 result.model = loaded.name

@@ -9,6 +9,7 @@ errors / sum of reference words) and the alignment (for reports).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -24,6 +25,9 @@ class Transcriber(Protocol):
 
     def transcribe(self, audio: Audio) -> str:
         """English transcript of ``audio``."""
+
+    def transcribe_many(self, audios: Sequence[Audio]) -> list[str]:
+        """English transcripts of several clips, in order."""
 
 
 class EmptyReferenceError(ValueError):
@@ -99,13 +103,22 @@ def char_error(ref_text: str, hyp_text: str) -> WordErrorResult:
 
 def score(names: list[str], inputs: MetricInputs, model: Transcriber) -> dict[str, MetricResult]:
     """Transcribe ``inputs.deg`` once and compute the requested error rates against ``inputs.text``."""
-    assert inputs.text is not None, "callers skip wer/cer without text"
-    transcript = model.transcribe(inputs.deg)
+    return score_many(names, [inputs], model)[0]
+
+
+def score_many(names: list[str], batch: Sequence[MetricInputs], model: Transcriber) -> list[dict[str, MetricResult]]:
+    """:func:`score` for several utterances, their transcription batched (see ``transcribe_many``)."""
+    assert all(inputs.text is not None for inputs in batch), "callers skip wer/cer without text"
+    transcripts = model.transcribe_many([inputs.deg for inputs in batch])
+    return [_error_rates(names, inputs.text, transcript) for inputs, transcript in zip(batch, transcripts, strict=True)]
+
+
+def _error_rates(names: list[str], text: str, transcript: str) -> dict[str, MetricResult]:
     results = {}
     for name in names:
         compute = word_error if name == "wer" else char_error
         try:
-            outcome = compute(inputs.text, transcript)
+            outcome = compute(text, transcript)
         except EmptyReferenceError as exc:
             results[name] = MetricResult(name, math.nan, error=f"{type(exc).__name__}: {exc}",
                                          details={"transcript": transcript})
