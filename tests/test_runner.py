@@ -167,3 +167,24 @@ def test_chunks_cover_every_row_once_and_shrink_towards_the_end(rows: int, worke
     chunks = runner.chunk_rows(manifest_rows, workers)
     assert [row for chunk in chunks for row in chunk] == manifest_rows
     assert [len(chunk) for chunk in chunks] == sizes
+
+
+class ScorerCrashingOnNoisy(ScorerFailingOnStoi):
+    """A scorer whose process dies (as in a native-library crash) on the first noisy clip."""
+
+    def score_many(self, batch, metrics=None):
+        if any(inputs.deg.samples[0] != inputs.ref.samples[0] for inputs in batch):
+            os._exit(3)
+        return [{m: MetricResult(m, 1.0) for m in metrics} for _ in batch]
+
+
+def test_a_crashing_worker_stops_the_run_with_the_fix_and_resume_finishes_it(tmp_path: Path,
+                                                                              speech_set: list) -> None:
+    manifest = make_batch(tmp_path / "batch", speech_set, 2)
+    with pytest.raises(runner.RunError, match=r"worker process died while scoring lines? .*--resume"):
+        runner.run(manifest, tmp_path / "out", metrics=["pesq_wb"], workers=2, scorer_factory=ScorerCrashingOnNoisy)
+    outcome = runner.run(manifest, tmp_path / "out", metrics=["pesq_wb"], workers=2, resume=True)
+    assert [(r["system"], r["id"]) for r in outcome.rows] == [(s, u.id) for u in speech_set[:2] for s in ("clean",
+                                                                                                           "noisy")]
+    assert all(r["metrics"]["pesq_wb"]["value"] >= 1.0 for r in outcome.rows)  # fake rows: 1.0, resumed: real
+    assert any(r["metrics"]["pesq_wb"]["value"] > 1.0 for r in outcome.rows)
