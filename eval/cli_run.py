@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """Run the batch evaluation and write the reports; returns the exit status."""
-    from eval import provenance, report, runner
+    from eval import provenance, runner
     from eval.manifest import ManifestError
     from eval.metrics import Scorer
     from eval.results_log import ResultsLogError
@@ -44,6 +44,8 @@ def run_command(args: argparse.Namespace) -> int:
     except (ManifestError, runner.RunError, ResultsLogError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from eval import report  # matplotlib and scipy: imported after the workers have started
+
     info = provenance.read_json(outcome.out_dir / runner.RUN_FILE)
     paths = report.write_reports(outcome.out_dir, outcome.rows, info, outcome.audio_paths)
     print(f"{len(outcome.rows)} rows ({outcome.resumed} resumed, {outcome.scored} scored in {outcome.seconds:.1f} s, "
