@@ -44,7 +44,7 @@ def run_command(args: argparse.Namespace) -> int:
     except (ManifestError, runner.RunError, ResultsLogError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from eval import report  # matplotlib and scipy: imported after the workers have started
+    from eval import report  # matplotlib and scipy: imported after scoring, so the workers start sooner
 
     info = provenance.read_json(outcome.out_dir / runner.RUN_FILE)
     paths = report.write_reports(outcome.out_dir, outcome.rows, info, outcome.audio_paths)
