@@ -8,6 +8,7 @@ import pytest
 from lab import convert
 from lab.audio import Audio, AudioError
 from lab.engines import world_analysis as wa
+from lab.engines import world_matching as wm
 from lab.engines.world_knn import WorldKnnEngine
 
 RATE = wa.SAMPLE_RATE
@@ -127,3 +128,38 @@ def test_output_keeps_the_source_length_and_level(engine, voice, speech_by_speak
     rms = lambda x: float(np.sqrt(np.mean(x**2)))  # noqa: E731
     assert 0.5 < rms(out.samples) / rms(source.samples) < 2.0
     assert extra["settings"]["k"] >= 1
+
+
+@pytest.mark.parametrize(("query", "k", "expected_rows", "expected_distance"), [
+    ([0.0, 0.0], 1, {0}, 0.0),
+    ([1.0, 0.0], 2, {0, 1}, 0.5),  # (1 + 0) / 2: one key at distance 1, one at 0
+    ([0.0, 3.0], 1, {2}, 1.0),
+])
+def test_nearest_gives_the_closest_keys_and_their_mean_squared_distance(query, k, expected_rows,
+                                                                        expected_distance: float) -> None:
+    keys = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 4.0]], np.float32)
+    idx, dist = wm.nearest(np.array([query], np.float32), keys, k)
+    assert set(idx[0].tolist()) == expected_rows
+    assert dist[0] == pytest.approx(expected_distance, abs=1e-5)
+
+
+@pytest.mark.parametrize(("values", "power", "expected"), [
+    ([4.0, 4.0, 4.0], 1.0, [1.0, 1.0, 1.0]),  # as usual so far: weight 1
+    ([4.0, 1.0], 1.0, [1.0, 2.0]),  # running geometric mean sqrt(4 * 1) = 2, half of it: twice the weight
+    ([4.0, 16.0], 1.0, [1.0, 0.5]),  # twice the running geometric mean 8: half the weight
+    ([4.0, 16.0], 0.0, [1.0, 1.0]),  # power 0 switches the weighting off
+    ([4.0, 16.0], 2.0, [1.0, 0.25]),
+])
+def test_relative_weight_favours_values_below_the_running_geometric_mean(values, power: float,
+                                                                         expected) -> None:
+    moments = wm.Moments.prior(np.zeros(1), np.zeros(1), 0.0)
+    weights, moments = wm.relative_weight(np.array(values), moments, power)
+    assert weights == pytest.approx(expected, rel=1e-3)
+    assert moments.count == len(values)
+
+
+def test_relative_weight_remembers_earlier_chunks() -> None:
+    whole, _ = wm.relative_weight(np.array([4.0, 16.0, 1.0]), wm.Moments.prior(np.zeros(1), np.zeros(1), 0.0), 1.0)
+    first, moments = wm.relative_weight(np.array([4.0, 16.0]), wm.Moments.prior(np.zeros(1), np.zeros(1), 0.0), 1.0)
+    rest, _ = wm.relative_weight(np.array([1.0]), moments, 1.0)
+    assert np.concatenate([first, rest]) == pytest.approx(whole)

@@ -28,37 +28,49 @@ from lab.engines.world_synthesis import SynthState, Track, noise_table, render
 from lab.models import ModelSpec
 
 OFFLINE_CHUNK_MS = 100
+# Temporal smoothing of the matched envelopes and shares over frames t-3 .. t+1: mostly past frames, so it
+# smooths the frame-to-frame jumps between target frames without more lookahead than one frame.
+MATCH_SMOOTHING = (0.1, 0.2, 0.3, 0.25, 0.15)
 
 
 @dataclass(frozen=True)
 class Settings:
     """Conversion strength knobs.
 
-    Defaults: a few variants were screened on 4 fixture speakers and on espeak-ng/flite voices outside
-    the fixtures (benchmarks/convert_quality.py); more matching weight or fewer matched coefficients
-    buys identity at the cost of words. ``match_dims`` 12 is the usual MFCC order, not a fitted value.
+    Defaults: screened on the fixtures and on held-out voices (see world_matching's docstring for the
+    measured variants); more matched share buys identity at the cost of words. ``match_dims`` 12 is the
+    usual MFCC order, not a fitted value.
 
     Attributes:
         k: target frames averaged per match.
-        match_weight: share of the matched target envelope in the log-envelope blend (0 = source only).
+        match_weight: base share of the matched target envelope of a voiced frame in the log-envelope blend
+            (0 = source only), scaled per frame by the two relative weights below (the result at most 1).
+        unvoiced_match_weight: base share of unvoiced frames (fricatives and bursts carry words, little voice).
+        confidence_power: frames matched closer than the stream's usual distance get more of the match:
+            ``(d_mean / d) ** confidence_power``.
+        transition_power: steady frames get more, fast-changing ones (phone transitions) less:
+            ``(c_mean / c) ** transition_power``, c the change of the normalised features across the context.
         eq_weight: how much of the class-mean envelope difference is applied to the source part.
-        map_variance: also scale the source envelope's per-bin deviations by the target/source std ratio.
+        map_variance: also scale the source envelope's per-bin deviations by the target/source std ratio
+            (off: it cost words on held-out voices without adding identity).
         aperiodicity_weight: share of the matched target frames' aperiodicity (breathiness).
         match_dims: mel-cepstral coefficients (c1..c<n>) per frame compared when matching: the low
             quefrencies carry the phone, the higher ones mostly the speaker and the harmonics.
-        warp_per_octave: frequency warp of the source envelope per octave of mean-F0 difference
-            (formants scale with roughly the 0.3 power of the F0 ratio between speakers).
+        warp_per_octave: frequency warp of the source envelope per octave of mean-F0 difference.
         max_warp: the warp factor is kept within [1 / max_warp, max_warp].
     """
 
     k: int = 4
-    match_weight: float = 0.6
+    match_weight: float = 0.4
+    unvoiced_match_weight: float = 0.2
+    confidence_power: float = 1.0
+    transition_power: float = 0.5
     eq_weight: float = 1.0
-    warp_per_octave: float = 0.3
-    max_warp: float = 1.25
-    map_variance: bool = True
+    map_variance: bool = False
     aperiodicity_weight: float = 0.5
     match_dims: int = 12
+    warp_per_octave: float = 0.45
+    max_warp: float = 1.25
 
 
 @dataclass
@@ -76,6 +88,7 @@ class StreamState:
     f0_out: np.ndarray = field(default_factory=lambda: np.zeros(0))
     matched: np.ndarray = field(default_factory=lambda: np.zeros((0, wa.BINS)))
     matched_ap: np.ndarray = field(default_factory=lambda: np.zeros((0, wa.BINS)))
+    matched_weight: np.ndarray = field(default_factory=lambda: np.zeros(0))
     matched_first: int = 0
     track: Track = field(default_factory=lambda: Track(0, np.zeros(0), np.zeros((0, wa.BINS)), np.zeros((0, wa.BINS))))
     moments: dict[str, wm.Moments] = field(default_factory=dict)
@@ -104,6 +117,8 @@ class WorldKnnStreamer:
         moments = {f"cep_{c}": wm.Moments.prior(v.cep_mean[c], v.cep_std[c], wm.PRIOR_FRAMES) for c in wm.CLASSES}
         moments.update({f"env_{c}": wm.Moments.prior(v.env_mean[c], v.env_std[c], wm.PRIOR_FRAMES)
                         for c in wm.CLASSES})
+        moments.update({f"{stat}_{c}": wm.Moments.prior(np.zeros(1), np.zeros(1), 0.0)
+                        for stat in ("distance", "change") for c in wm.CLASSES})
         moments["logf0"] = wm.Moments.prior(np.array([v.logf0_mean]), np.array([v.logf0_std]), wm.PRIOR_FRAMES)
         return StreamState(np.zeros(0), 0, moments=moments,
                            synth=SynthState(position=-self.lookahead_samples))
@@ -163,27 +178,37 @@ class WorldKnnStreamer:
             return
         rows = np.arange(first, last)
         ctx = np.clip(rows[:, None] + np.arange(-wm.CONTEXT, wm.CONTEXT + 1)[None, :], 0, None) - s.frames_first
-        queries = s.z[ctx][:, :, : self.settings.match_dims].reshape(len(rows), -1)
+        st = self.settings
+        around = s.z[ctx][:, :, : st.match_dims]
+        queries, change = around.reshape(len(rows), -1), ((around[:, -1] - around[:, 0]) ** 2).sum(axis=1)
         voiced = s.frames.voiced[rows - s.frames_first]
         matched, matched_ap = np.zeros((len(rows), wa.BINS)), np.zeros((len(rows), wa.BINS))
-        for c, mask in (("voiced", voiced), ("unvoiced", ~voiced)):
-            c = c if len(self.voice.keys[c]) else "voiced"
-            if mask.any():
-                idx = wm.nearest(queries[mask].astype(np.float32), self.keys[c], self.settings.k)
-                matched[mask] = self.voice.envelopes[c][idx].mean(axis=1)
-                matched_ap[mask] = self.voice.aperiodicity[c][idx].mean(axis=1)
+        weight = np.where(voiced, st.match_weight, st.unvoiced_match_weight)
+        for name, mask in (("voiced", voiced), ("unvoiced", ~voiced)):
+            c = name if len(self.voice.keys[name]) else "voiced"
+            if not mask.any():
+                continue
+            idx, distance = wm.nearest(queries[mask].astype(np.float32), self.keys[c], st.k)
+            for stat, values, power in (("distance", distance, st.confidence_power),
+                                        ("change", change[mask], st.transition_power)):
+                factor, s.moments[f"{stat}_{name}"] = wm.relative_weight(values, s.moments[f"{stat}_{name}"], power)
+                weight[mask] *= factor
+            matched[mask] = self.voice.envelopes[c][idx].mean(axis=1)
+            matched_ap[mask] = self.voice.aperiodicity[c][idx].mean(axis=1)
         s.matched = np.concatenate([s.matched, matched])
         s.matched_ap = np.concatenate([s.matched_ap, matched_ap])
+        s.matched_weight = np.concatenate([s.matched_weight, np.minimum(weight, 1.0)])
 
     def _convert(self, s: StreamState) -> None:
         first, last = s.track.first + len(s.track.f0), s.matched_first + len(s.matched) - 1
         if last <= first:
             return
         rows = np.arange(first, last)
-        m = lambda offset: s.matched[np.clip(rows + offset, 0, None) - s.matched_first]  # noqa: E731
-        smoothed = 0.25 * m(-1) + 0.5 * m(0) + 0.25 * m(1)
+        at = [np.clip(rows + offset, 0, None) - s.matched_first for offset in range(2 - len(MATCH_SMOOTHING), 2)]
+        smooth = lambda a: sum(tap * a[i] for tap, i in zip(MATCH_SMOOTHING, at, strict=True))  # noqa: E731
+        smoothed, w = smooth(s.matched), smooth(s.matched_weight)[:, None]
         i = rows - s.frames_first
-        w, w_ap = self.settings.match_weight, self.settings.aperiodicity_weight
+        w_ap = self.settings.aperiodicity_weight
         out = w * smoothed + (1 - w) * s.mapped[i]
         level = np.log(np.mean(np.exp(out), axis=1) + wa.LOG_FLOOR)
         out += (s.frames.log_energy[i] - level)[:, None]
@@ -200,8 +225,9 @@ class WorldKnnStreamer:
         track_keep = max(s.synth.position // wa.FRAME - 1 - s.track.first, 0)
         t = s.track
         s.track = Track(t.first + track_keep, t.f0[track_keep:], t.log_sp[track_keep:], t.ap[track_keep:])
-        matched_keep = max(s.track.first + len(s.track.f0) - 1 - s.matched_first, 0)
+        matched_keep = max(s.track.first + len(s.track.f0) - (len(MATCH_SMOOTHING) - 2) - s.matched_first, 0)
         s.matched, s.matched_ap = s.matched[matched_keep:], s.matched_ap[matched_keep:]
+        s.matched_weight = s.matched_weight[matched_keep:]
         s.matched_first += matched_keep
         frames_keep = max(min(s.matched_first + len(s.matched) - wm.CONTEXT, s.track.first + len(s.track.f0))
                           - s.frames_first, 0)
