@@ -91,11 +91,13 @@ def test_cli_clones_an_enrolled_voice_by_name_and_checks_the_speaker(tmp_path, s
     enrolled = lab("voices", "enroll", "Alan", str(reference_file), "--consent", "--json")
     assert enrolled.returncode == 0, enrolled.stderr
     assert json.loads(enrolled.stdout)["name"] == "alan"
-    spoken = lab("tts", "--voice", "alan", "--text", "Good evening. Shall we start?", "--out", str(tmp_path / "o.wav"),
-                 "--json")
+    # 13 words: Piper's unseeded sampling makes every rendering differ, and on a 5-word sentence one misheard
+    # phrase ("shall we start" -> "Joey Stark", 3 of 10 runs) is already 60% WER.
+    text = "Good evening. Shall we start with the weather report for the coming week?"
+    spoken = lab("tts", "--voice", "alan", "--text", text, "--out", str(tmp_path / "o.wav"), "--json")
     assert spoken.returncode == 0, spoken.stderr
     payload = json.loads(spoken.stdout)
     assert payload["engine"] == "piper-world-knn" and payload["components"]["tts"]["used"] == "piper-joe"
     scores = payload["check"]["scores"]
     assert scores["speaker_sim"]["value"] > 0.5 and scores["speaker_sim"]["model"]
-    assert scores["wer"]["value"] <= 0.34
+    assert scores["wer"]["value"] <= 0.25  # measured 0-0.08 over 8 runs
