@@ -106,10 +106,11 @@ class Scorer:
             raise ValueError(f"Unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}")
         results: list[dict[str, MetricResult]] = [{} for _ in batch]
         for family in FAMILIES:
+            wanted = [n for n in family.names if n in names]
             groups: dict[tuple[str, ...], list[int]] = {}  # utterances by the metrics they can run
             for i, inputs in enumerate(batch):
                 runnable = []
-                for name in (n for n in family.names if n in names):
+                for name in wanted:
                     reason = missing_inputs(METRICS[name], inputs)
                     if reason:
                         results[i][name] = skipped(name, reason)
