@@ -29,6 +29,7 @@ MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
 OPUS_RATE = 48_000
 COMPLETE = 0.99  # decoded/declared length below this (minus one frame of slack) means truncated
+MP3_LENGTH_TAGS = (b"Xing", b"Info", b"VBRI")  # frame-0 headers that state an MP3's exact length
 
 
 def decode(data: bytes, label: str, max_seconds: float) -> tuple[np.ndarray, int]:
@@ -54,7 +55,8 @@ def decode(data: bytes, label: str, max_seconds: float) -> tuple[np.ndarray, int
     except sf.LibsndfileError:
         return _decode_av(data, label, max_seconds)
     with sound:
-        return _decode_soundfile(sound, label, max_seconds)
+        exact_length = sound.format != "MP3" or _mp3_states_length(data)
+        return _decode_soundfile(sound, label, max_seconds, exact_length)
 
 
 def encode(audio: Audio, path: Path) -> None:
@@ -124,22 +126,42 @@ def _check_ogg_complete(data: bytes, label: str) -> None:
         raise AudioError(f"{label} is truncated: the Ogg stream stops before its last page. Upload the complete file.")
 
 
-def _decode_soundfile(sound: sf.SoundFile, label: str, max_seconds: float) -> tuple[np.ndarray, int]:
-    rate, declared = sound.samplerate, sound.frames
+def _decode_soundfile(sound: sf.SoundFile, label: str, max_seconds: float,
+                      exact_length: bool) -> tuple[np.ndarray, int]:
+    """Decode with libsndfile; ``exact_length`` False: its frame count is an estimate, not a promise."""
+    rate = sound.samplerate
+    declared = sound.frames if exact_length else 0
     check_rate(rate)
     if declared > 0:
         check_duration(declared / rate, max_seconds=max_seconds)
     try:
         if sound.seekable():
             sound.seek(0)  # libsndfile 1.2.2 skips the Opus pre-skip only after a seek: audio would start late
-        samples = sound.read(dtype="float32", always_2d=True)
+        samples = sound.read(frames=-1 if declared > 0 else int(max_seconds * rate) + 1, dtype="float32",
+                             always_2d=True)
     except sf.LibsndfileError as exc:
         raise damaged(label, exc) from exc
     if len(samples) == 0:
         raise AudioError(f"{label} holds zero-length audio (a header with no samples). Record some speech.")
     if declared > 0 and len(samples) < declared * COMPLETE:
         raise truncated(label, declared / rate, len(samples) / rate)
+    check_duration(len(samples) / rate, max_seconds=max_seconds)
     return samples, rate
+
+
+def _mp3_states_length(data: bytes) -> bool:
+    """Whether an MP3's first frame carries a Xing/Info/VBRI length header.
+
+    Without one, libsndfile estimates the length from the file size and bit rate, and counts an ID3v2 tag
+    (titles, cover art) as audio: a complete 7.9 s file with a 4 kB tag "promises" 8.4 s. Such a length can
+    neither prove truncation nor bound the duration before decoding.
+    """
+    start = 0
+    if data[:3] == b"ID3" and len(data) >= 10:
+        size = int.from_bytes(bytes(b & 0x7F for b in data[6:10]), "big")  # syncsafe integer
+        start = 10 + size + (10 if data[5] & 0x10 else 0)  # flag 0x10: a footer follows the tag
+    first_frame = data[start : start + 200]
+    return any(tag in first_frame for tag in MP3_LENGTH_TAGS)
 
 
 def _decode_av(data: bytes, label: str, max_seconds: float) -> tuple[np.ndarray, int]:
