@@ -4,17 +4,21 @@ For every ordered pair (source speaker, target speaker) one source utterance
 is converted toward the target. Split per target speaker (utterances sorted by
 id): the first two utterances, concatenated, are the conversion reference; the
 third is the speaker prompt the output is scored against, so the similarity is
-never measured against audio the converter matched frames from. The source
+never measured against audio the converter matched frames from. A source
 utterance is one whose sentence is in neither the reference nor the prompt
-(the converter must not get the target saying the same words).
+(the converter must not get the target saying the same words); ``--sources N``
+converts up to N of them per pair (the fixtures have one).
 
 Scores: lift = speaker_sim(out, prompt) - speaker_sim(source, prompt) with the
 embedded GE2E encoder; WER of source and output with embedded Whisper base;
-DNSMOS OVRL of the output. Run:
+DNSMOS OVRL of the output. WER is given as the mean over conversions and as
+corpus WER (all errors / all words), which short sentences make less noisy.
+Run:
 
-    .venv/bin/python benchmarks/convert_quality.py [--set DIR] [--speakers a,b,c] [--engine NAME]
+    .venv/bin/python benchmarks/convert_quality.py [--set DIR] [--speakers a,b,c] [--engine NAME] [--sources N]
 
 DIR holds manifest.csv (id, speaker, text, audio); default: the test fixtures.
+benchmarks/held_out_voices.py builds such sets from installed synthesisers.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ class PairScore:
     wer_output: float
     dnsmos_ovrl: float
     rtf: float
+    words: int
 
     @property
     def lift(self) -> float:
@@ -89,14 +94,19 @@ def split(utterances: list[Utterance]) -> tuple[audio.Audio, Utterance]:
     return audio.Audio(joined, rate), prompt
 
 
-def pick_source(source: list[Utterance], target: list[Utterance]) -> Utterance:
-    """The source speaker's utterance whose sentence the target's reference and prompt avoid."""
+def pick_sources(source: list[Utterance], target: list[Utterance], n: int = 1) -> list[Utterance]:
+    """Up to ``n`` of the source speaker's utterances (last first) whose sentences the target's reference and
+    prompt avoid; the last utterance if none does."""
     used = {u.text for u in target[:3]}
-    return next((u for u in reversed(source) if u.text not in used), source[-1])
+    return [u for u in reversed(source) if u.text not in used][:n] or [source[-1]]
 
 
-def evaluate(groups: dict[str, list[Utterance]], engine: str = "world-knn", quality: bool = True) -> list[PairScore]:
-    """Convert and score every ordered pair of speakers in ``groups`` (DNSMOS NaN unless ``quality``)."""
+def evaluate(groups: dict[str, list[Utterance]], engine: str = "world-knn", quality: bool = True,
+             sources: int = 1) -> list[PairScore]:
+    """Convert and score up to ``sources`` utterances per ordered pair of speakers in ``groups``.
+
+    DNSMOS is NaN unless ``quality``.
+    """
     encoder = models.load("resemblyzer-ge2e").model
     asr = models.load("whisper-base-ct2").model
     dnsmos = models.load("dnsmos").model if quality else None
@@ -104,8 +114,8 @@ def evaluate(groups: dict[str, list[Utterance]], engine: str = "world-knn", qual
     prepared = {name: convert.prepare_target(ref, engine) for name, (ref, _) in targets.items()}
     prompts = {name: encoder.embed(prompt.audio) for name, (_, prompt) in targets.items()}
     rows, source_wer = [], {}
-    for src_name, tgt_name in itertools.permutations(groups, 2):
-        src = pick_source(groups[src_name], groups[tgt_name])
+    pairs = itertools.permutations(groups, 2)
+    for (src_name, tgt_name), src in ((p, u) for p in pairs for u in pick_sources(groups[p[0]], groups[p[1]], sources)):
         result = convert.convert(src.audio, prepared[tgt_name], engine)
         sim = lambda a, t=tgt_name: cosine(encoder.embed(a), prompts[t])  # noqa: E731
         wer = lambda a, text=src.text: word_error(text, asr.transcribe(a)).rate  # noqa: E731
@@ -113,15 +123,17 @@ def evaluate(groups: dict[str, list[Utterance]], engine: str = "world-knn", qual
             source_wer[src.id] = wer(src.audio)
         ovrl = dnsmos.predict(result.audio)["dnsmos_ovrl"] if dnsmos else float("nan")
         rows.append(PairScore(src_name, tgt_name, src.id, sim(src.audio), sim(result.audio), source_wer[src.id],
-                              wer(result.audio), ovrl, result.rtf))
+                              wer(result.audio), ovrl, result.rtf, len(src.text.split())))
     return rows
 
 
 def summary(rows: list[PairScore]) -> dict[str, float]:
     """Means over pairs."""
     mean = lambda key: statistics.fmean(getattr(r, key) for r in rows)  # noqa: E731
+    corpus = lambda key: sum(getattr(r, key) * r.words for r in rows) / sum(r.words for r in rows)  # noqa: E731
     return {"lift": mean("lift"), "sim_source": mean("sim_source"), "sim_output": mean("sim_output"),
             "wer_source": mean("wer_source"), "wer_output": mean("wer_output"), "dnsmos_ovrl": mean("dnsmos_ovrl"),
+            "corpus_wer_source": corpus("wer_source"), "corpus_wer_output": corpus("wer_output"),
             "rtf": statistics.median(r.rtf for r in rows)}
 
 
@@ -131,13 +143,14 @@ def main() -> None:
     parser.add_argument("--set", type=Path, default=FIXTURES, help="folder with manifest.csv")
     parser.add_argument("--speakers", help="comma-separated subset of speakers")
     parser.add_argument("--engine", default="world-knn")
+    parser.add_argument("--sources", type=int, default=1, help="source utterances converted per pair")
     args = parser.parse_args()
     groups = load_set(args.set)
     if args.speakers:
         groups = {s: groups[s] for s in args.speakers.split(",")}
     start = time.perf_counter()
-    rows = evaluate(groups, args.engine)
-    print(f"engine {args.engine}; set {args.set}; {len(rows)} ordered pairs; {time.perf_counter() - start:.0f} s")
+    rows = evaluate(groups, args.engine, sources=args.sources)
+    print(f"engine {args.engine}; set {args.set}; {len(rows)} conversions; {time.perf_counter() - start:.0f} s")
     print(f"{'source':<10} {'target':<10} {'utt':<10} {'sim_src':>7} {'sim_out':>7} {'lift':>6} "
           f"{'WER_src':>7} {'WER_out':>7} {'OVRL':>5} {'RTF':>5}")
     for r in rows:
@@ -146,6 +159,8 @@ def main() -> None:
     s = summary(rows)
     print(f"{'mean':<32} {s['sim_source']:7.3f} {s['sim_output']:7.3f} {s['lift']:+6.3f} "
           f"{100 * s['wer_source']:6.1f}% {100 * s['wer_output']:6.1f}% {s['dnsmos_ovrl']:5.2f} {s['rtf']:5.2f}")
+    print(f"{'corpus WER (all errors / all words)':<55} {100 * s['corpus_wer_source']:6.1f}% "
+          f"{100 * s['corpus_wer_output']:6.1f}%")
 
 
 if __name__ == "__main__":
