@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO))
 
 from eval.metrics.speaker import cosine  # noqa: E402
 from eval.metrics.wer import word_error  # noqa: E402
+from eval.stats import bootstrap_mean_ci  # noqa: E402
 from lab import audio, convert, models  # noqa: E402
 
 FIXTURES = REPO / "tests" / "fixtures" / "speech"
@@ -161,6 +162,10 @@ def main() -> None:
           f"{100 * s['wer_source']:6.1f}% {100 * s['wer_output']:6.1f}% {s['dnsmos_ovrl']:5.2f} {s['rtf']:5.2f}")
     print(f"{'corpus WER (all errors / all words)':<55} {100 * s['corpus_wer_source']:6.1f}% "
           f"{100 * s['corpus_wer_output']:6.1f}%")
+    lift = bootstrap_mean_ci([r.lift for r in rows])
+    dwer = bootstrap_mean_ci([100 * (r.wer_output - r.wer_source) for r in rows])
+    print(f"95% bootstrap CIs over conversions: lift {lift.estimate:+.3f} [{lift.low:+.3f}, {lift.high:+.3f}]; "
+          f"WER(out) - WER(src) {dwer.estimate:+.1f} [{dwer.low:+.1f}, {dwer.high:+.1f}] points")
 
 
 if __name__ == "__main__":
