@@ -18,7 +18,7 @@ Run:
     .venv/bin/python benchmarks/convert_quality.py [--set DIR] [--speakers a,b,c] [--engine NAME] [--sources N]
 
 DIR holds manifest.csv (id, speaker, text, audio); default: the test fixtures.
-benchmarks/held_out_voices.py builds such sets from installed synthesisers.
+scripts/held_out_voices.py builds such sets from installed synthesisers.
 """
 
 from __future__ import annotations

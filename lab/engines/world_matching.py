@@ -39,7 +39,7 @@ Piper joe) +0.132 / +36.1 -> +0.111 / +21.1 and +0.134 / +31.2 -> +0.131 /
 issue-6 bar (lift >= +0.15, WER <= +15) holds yet.
 
 Those sets have 8-10 word sentences, one per pair: a word is 10+ points. On
-two long-sentence sets from benchmarks/held_out_voices.py (six voices, 30
+two long-sentence sets from scripts/held_out_voices.py (six voices, 30
 pairs, two 16-19 word sources each; "dev": MBROLA us1/us3, espeak-ng f2/m4,
 flite slt, Piper joe; "test", never used to choose anything: MBROLA us2/en1,
 espeak-ng gb f3/rp m2, flite rms/awb) the defaults give +0.157 / +11.7 and

@@ -12,7 +12,7 @@ named as ``kind:name``:
 * ``flite:VOICE``: flite's built-in voices (awb, rms, slt, kal16);
 * ``piper:joe``: the embedded Piper voice with varied speed and noise.
 
-Run: ``.venv/bin/python benchmarks/held_out_voices.py OUT_DIR espeak:mb-us2 flite:rms ... [--seed 2]``
+Run: ``.venv/bin/python scripts/held_out_voices.py OUT_DIR espeak:mb-us2 flite:rms ... [--seed 2]``
 then ``.venv/bin/python benchmarks/convert_quality.py --set OUT_DIR --sources 2``.
 """
 
