@@ -18,11 +18,9 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 import numpy as np
-import soxr
 
 from lab.audio import Audio
-
-RESAMPLE_QUALITY = "MQ"  # soxr medium quality: ~6 ms delay; HQ withholds ~16 ms per direction
+from lab.stream_resample import LowDelayResampler
 
 
 class StreamingConverter(Protocol):
@@ -71,8 +69,8 @@ class StreamState:
 
     pending: np.ndarray  # converter-rate input waiting for a full hop, shape (< hop,)
     converter_state: Any
-    resample_in: soxr.ResampleStream | None
-    resample_out: soxr.ResampleStream | None
+    resample_in: LowDelayResampler | None
+    resample_out: LowDelayResampler | None
     compute_s: list[float] = field(default_factory=list)  # wall time of each converter hop
     cpu_s: list[float] = field(default_factory=list)  # CPU time of this thread in each hop (contention excluded)
     samples_in: int = 0  # client-rate samples received
@@ -198,13 +196,13 @@ def _percentile(values: np.ndarray, q: float) -> float:
     return float(np.percentile(values, q)) if len(values) else math.nan
 
 
-def _resampler(from_rate: int, to_rate: int) -> soxr.ResampleStream:
-    return soxr.ResampleStream(from_rate, to_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY)
+def _resampler(from_rate: int, to_rate: int) -> LowDelayResampler:
+    return LowDelayResampler(from_rate, to_rate)
 
 
 @lru_cache(maxsize=16)
 def resampler_delay_ms(from_rate: int, to_rate: int, chunk_samples: int) -> float:
-    """Measured time a streaming soxr resampler withholds (ms) when fed ``chunk_samples`` at a time."""
+    """Measured time the streaming resampler withholds (ms) when fed ``chunk_samples`` at a time."""
     stream = _resampler(from_rate, to_rate)
     rng = np.random.default_rng(0)
     n_chunks = max(20, from_rate // chunk_samples)

@@ -69,24 +69,32 @@ function engineRate() {
   return e ? e.sample_rate : 16000;
 }
 
-async function makeContext() {
+async function openCapture(stream) {
   // Capture straight at the converter's rate when the browser can (Chromium, Safari): the browser
-  // resamples the microphone and the server does no resampling. Otherwise the server resamples.
-  try { return new AudioContext({ sampleRate: engineRate(), latencyHint: 'interactive' }); }
-  catch (err) { return new AudioContext({ latencyHint: 'interactive' }); }
+  // resamples the microphone and the server does no resampling. Firefox refuses a microphone at another
+  // rate than its context's (NotSupportedError), so it captures at the device rate and the server
+  // resamples (more latency). ?capture=device on the page URL forces that path.
+  if (new URLSearchParams(location.search).get('capture') !== 'device') {
+    try {
+      const ctx = new AudioContext({ sampleRate: engineRate(), latencyHint: 'interactive' });
+      try { return { ctx, source: ctx.createMediaStreamSource(stream) }; }
+      catch (err) { await ctx.close(); }
+    } catch (err) { /* no sampleRate option: the device rate below */ }
+  }
+  const ctx = new AudioContext({ latencyHint: 'interactive' });
+  return { ctx, source: ctx.createMediaStreamSource(stream) };
 }
 
 async function start() {
   if (!state.targetId) await ($('voice').value ? useVoice() : uploadReference());
   if (!state.targetId) return;
   const chunkMs = Number($('chunk').value);
-  const ctx = await makeContext();
-  state.ctx = ctx;
-  await ctx.audioWorklet.addModule(apiUrl('/live/static/worklets.js'));
   state.stream = await navigator.mediaDevices.getUserMedia({
     audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
+  const { ctx, source } = await openCapture(state.stream);
+  state.ctx = ctx;
+  await ctx.audioWorklet.addModule(apiUrl('/live/static/worklets.js'));
   const chunkSamples = Math.round(ctx.sampleRate * chunkMs / 1000);
-  const source = ctx.createMediaStreamSource(state.stream);
   const capture = new AudioWorkletNode(ctx, 'capture-processor', { processorOptions: { chunkSamples } });
   const margin = Number($('margin').value);
   const playback = new AudioWorkletNode(ctx, 'playback-processor', { outputChannelCount: [1], processorOptions: {
