@@ -72,17 +72,24 @@ function engineRate() {
 async function openCapture(stream) {
   // Capture straight at the converter's rate when the browser can (Chromium, Safari): the browser
   // resamples the microphone and the server does no resampling. Firefox refuses a microphone at another
-  // rate than its context's (NotSupportedError), so it captures at the device rate and the server
-  // resamples (more latency). ?capture=device on the page URL forces that path.
-  if (new URLSearchParams(location.search).get('capture') !== 'device') {
+  // rate than its context's (NotSupportedError), so it captures at the microphone's own rate (or the
+  // output device's) and the server resamples (~2 ms more). ?capture=device on the page URL skips the
+  // converter's rate.
+  const micRate = stream.getAudioTracks()[0]?.getSettings().sampleRate;
+  const rates = [new URLSearchParams(location.search).get('capture') === 'device' ? null : engineRate(),
+                 micRate, undefined].filter((r, i, all) => r !== null && all.indexOf(r) === i);
+  let lastError = null;
+  for (const sampleRate of rates) {
+    let ctx = null;
     try {
-      const ctx = new AudioContext({ sampleRate: engineRate(), latencyHint: 'interactive' });
-      try { return { ctx, source: ctx.createMediaStreamSource(stream) }; }
-      catch (err) { await ctx.close(); }
-    } catch (err) { /* no sampleRate option: the device rate below */ }
+      ctx = new AudioContext(sampleRate ? { sampleRate, latencyHint: 'interactive' } : { latencyHint: 'interactive' });
+      return { ctx, source: ctx.createMediaStreamSource(stream) };
+    } catch (err) {
+      lastError = err;
+      if (ctx) await ctx.close();
+    }
   }
-  const ctx = new AudioContext({ latencyHint: 'interactive' });
-  return { ctx, source: ctx.createMediaStreamSource(stream) };
+  throw lastError;
 }
 
 async function start() {
