@@ -123,8 +123,8 @@ class StreamSession:
         conv = self.converter
         return StreamState(
             pending=np.zeros(0, np.float32), converter_state=conv.initial_state(),
-            resample_in=_resampler(self.client_rate, conv.sample_rate) if self.resampling else None,
-            resample_out=_resampler(conv.sample_rate, self.client_rate) if self.resampling else None,
+            resample_in=LowDelayResampler(self.client_rate, conv.sample_rate) if self.resampling else None,
+            resample_out=LowDelayResampler(conv.sample_rate, self.client_rate) if self.resampling else None,
         )
 
     def step(self, chunk: np.ndarray, state: StreamState) -> tuple[np.ndarray, StreamState]:
@@ -196,14 +196,10 @@ def _percentile(values: np.ndarray, q: float) -> float:
     return float(np.percentile(values, q)) if len(values) else math.nan
 
 
-def _resampler(from_rate: int, to_rate: int) -> LowDelayResampler:
-    return LowDelayResampler(from_rate, to_rate)
-
-
 @lru_cache(maxsize=16)
 def resampler_delay_ms(from_rate: int, to_rate: int, chunk_samples: int) -> float:
     """Measured time the streaming resampler withholds (ms) when fed ``chunk_samples`` at a time."""
-    stream = _resampler(from_rate, to_rate)
+    stream = LowDelayResampler(from_rate, to_rate)
     rng = np.random.default_rng(0)
     n_chunks = max(20, from_rate // chunk_samples)
     produced = sum(len(stream.resample_chunk(rng.standard_normal(chunk_samples).astype(np.float32)))
