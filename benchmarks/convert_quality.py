@@ -115,21 +115,21 @@ def evaluate(groups: dict[str, list[Utterance]], engine: str = "world-knn", qual
     prepared = {name: convert.prepare_target(ref, engine) for name, (ref, _) in targets.items()}
     prompts = {name: encoder.embed(prompt.audio) for name, (_, prompt) in targets.items()}
     rows, source_wer = [], {}
-    pairs = itertools.permutations(groups, 2)
-    for (src_name, tgt_name), src in ((p, u) for p in pairs for u in pick_sources(groups[p[0]], groups[p[1]], sources)):
-        result = convert.convert(src.audio, prepared[tgt_name], engine)
-        sim = lambda a, t=tgt_name: cosine(encoder.embed(a), prompts[t])  # noqa: E731
-        wer = lambda a, text=src.text: word_error(text, asr.transcribe(a)).rate  # noqa: E731
-        if src.id not in source_wer:
-            source_wer[src.id] = wer(src.audio)
-        ovrl = dnsmos.predict(result.audio)["dnsmos_ovrl"] if dnsmos else float("nan")
-        rows.append(PairScore(src_name, tgt_name, src.id, sim(src.audio), sim(result.audio), source_wer[src.id],
-                              wer(result.audio), ovrl, result.rtf, len(src.text.split())))
+    for src_name, tgt_name in itertools.permutations(groups, 2):
+        for src in pick_sources(groups[src_name], groups[tgt_name], sources):
+            result = convert.convert(src.audio, prepared[tgt_name], engine)
+            sim = lambda a, t=tgt_name: cosine(encoder.embed(a), prompts[t])  # noqa: E731
+            wer = lambda a, text=src.text: word_error(text, asr.transcribe(a)).rate  # noqa: E731
+            if src.id not in source_wer:
+                source_wer[src.id] = wer(src.audio)
+            ovrl = dnsmos.predict(result.audio)["dnsmos_ovrl"] if dnsmos else float("nan")
+            rows.append(PairScore(src_name, tgt_name, src.id, sim(src.audio), sim(result.audio), source_wer[src.id],
+                                  wer(result.audio), ovrl, result.rtf, len(src.text.split())))
     return rows
 
 
 def summary(rows: list[PairScore]) -> dict[str, float]:
-    """Means over pairs."""
+    """Means over conversions, corpus WER, median RTF."""
     mean = lambda key: statistics.fmean(getattr(r, key) for r in rows)  # noqa: E731
     corpus = lambda key: sum(getattr(r, key) * r.words for r in rows) / sum(r.words for r in rows)  # noqa: E731
     return {"lift": mean("lift"), "sim_source": mean("sim_source"), "sim_output": mean("sim_output"),

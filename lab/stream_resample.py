@@ -38,8 +38,7 @@ class LowDelayResampler:
         self.buffer_start = -self.half_width  # zeros before the stream starts
         self.received = 0
         self.produced = 0
-        phases = np.arange(self.up) if self.up <= MAX_TABLE_PHASES else None
-        self.table = self._weights(phases) if phases is not None else None
+        self.table = self._weights(np.arange(self.up)) if self.up <= MAX_TABLE_PHASES else None
 
     def resample_chunk(self, chunk: np.ndarray) -> np.ndarray:
         """Feed (N,) input samples; return every output sample whose kernel is now covered (float32)."""
