@@ -10,7 +10,10 @@ utterance is one whose sentence is in neither the reference nor the prompt
 converts up to N of them per pair (the fixtures have one).
 
 Scores: lift = speaker_sim(out, prompt) - speaker_sim(source, prompt) with the
-embedded GE2E encoder; WER of source and output with embedded Whisper base;
+embedded GE2E encoder; its ceiling, what the target really speaking would
+score, is speaker_sim(the target's own utterances after the prompt, prompt) -
+speaker_sim(source, prompt) (how much room a set leaves: about +0.35 for the
+fixtures, +0.18 for real meeting speech); WER of source and output with embedded Whisper base;
 DNSMOS OVRL of the output. WER is given as the mean over conversions and as
 corpus WER (all errors / all words), which short sentences make less noisy.
 Run:
@@ -69,6 +72,12 @@ class PairScore:
     dnsmos_ovrl: float
     rtf: float
     words: int
+    sim_target_own: float  # NaN when the target has no utterance after its prompt
+
+    @property
+    def ceiling(self) -> float:
+        """The lift of the target's own held-out speech: what a perfect conversion would score."""
+        return self.sim_target_own - self.sim_source
 
     @property
     def lift(self) -> float:
@@ -114,6 +123,8 @@ def evaluate(groups: dict[str, list[Utterance]], engine: str = "world-knn", qual
     targets = {name: split(utts) for name, utts in groups.items()}
     prepared = {name: convert.prepare_target(ref, engine) for name, (ref, _) in targets.items()}
     prompts = {name: encoder.embed(prompt.audio) for name, (_, prompt) in targets.items()}
+    own = {name: statistics.fmean(cosine(encoder.embed(u.audio), prompts[name]) for u in utts[3:])
+           if len(utts) > 3 else float("nan") for name, utts in groups.items()}
     rows, source_wer = [], {}
     for src_name, tgt_name in itertools.permutations(groups, 2):
         for src in pick_sources(groups[src_name], groups[tgt_name], sources):
@@ -124,7 +135,7 @@ def evaluate(groups: dict[str, list[Utterance]], engine: str = "world-knn", qual
                 source_wer[src.id] = wer(src.audio)
             ovrl = dnsmos.predict(result.audio)["dnsmos_ovrl"] if dnsmos else float("nan")
             rows.append(PairScore(src_name, tgt_name, src.id, sim(src.audio), sim(result.audio), source_wer[src.id],
-                                  wer(result.audio), ovrl, result.rtf, len(src.text.split())))
+                                  wer(result.audio), ovrl, result.rtf, len(src.text.split()), own[tgt_name]))
     return rows
 
 
@@ -132,7 +143,8 @@ def summary(rows: list[PairScore]) -> dict[str, float]:
     """Means over conversions, corpus WER, median RTF."""
     mean = lambda key: statistics.fmean(getattr(r, key) for r in rows)  # noqa: E731
     corpus = lambda key: sum(getattr(r, key) * r.words for r in rows) / sum(r.words for r in rows)  # noqa: E731
-    return {"lift": mean("lift"), "sim_source": mean("sim_source"), "sim_output": mean("sim_output"),
+    return {"lift": mean("lift"), "ceiling": mean("ceiling"), "sim_source": mean("sim_source"),
+            "sim_output": mean("sim_output"),
             "wer_source": mean("wer_source"), "wer_output": mean("wer_output"), "dnsmos_ovrl": mean("dnsmos_ovrl"),
             "corpus_wer_source": corpus("wer_source"), "corpus_wer_output": corpus("wer_output"),
             "rtf": statistics.median(r.rtf for r in rows)}
@@ -164,6 +176,8 @@ def main() -> None:
           f"{100 * s['corpus_wer_output']:6.1f}%")
     lift = bootstrap_mean_ci([r.lift for r in rows])
     dwer = bootstrap_mean_ci([100 * (r.wer_output - r.wer_source) for r in rows])
+    print(f"ceiling (the target's own held-out speech) {s['ceiling']:+.3f}: the lift is "
+          f"{100 * s['lift'] / s['ceiling']:.0f}% of it")
     print(f"95% bootstrap CIs over conversions: lift {lift.estimate:+.3f} [{lift.low:+.3f}, {lift.high:+.3f}]; "
           f"WER(out) - WER(src) {dwer.estimate:+.1f} [{dwer.low:+.1f}, {dwer.high:+.1f}] points")
 

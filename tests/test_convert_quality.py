@@ -33,6 +33,8 @@ def scores() -> dict[str, float]:
 
 def test_world_knn_moves_identity_toward_the_target(scores: dict[str, float]) -> None:
     assert scores["lift"] >= 0.15
+    # The target's own held-out speech scores higher than any conversion can: the room a set leaves.
+    assert scores["lift"] < scores["ceiling"]
 
 
 def test_world_knn_keeps_the_words(scores: dict[str, float]) -> None:
