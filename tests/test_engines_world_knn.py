@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -25,6 +27,22 @@ def test_pitch_of_a_periodic_signal_is_its_f0(f0: float) -> None:
     x = harmonic_tone(f0)
     centres = np.arange(2000, 6000, 400)
     assert np.allclose(wa.pitch_f0(x, centres), f0, rtol=0.01)
+
+
+def alternating_pulses(f0: float, every_other: float, seconds: float = 0.5) -> np.ndarray:
+    """Pulses at ``f0`` whose every other pulse is ``every_other`` as loud (shimmer, creak), through a resonance."""
+    pulses = np.zeros(int(seconds * RATE))
+    for i, position in enumerate(np.arange(0, len(pulses) - 1, RATE / f0)):
+        pulses[round(position)] = 1.0 if i % 2 == 0 else every_other
+    resonance = np.exp(-np.arange(200) / 30.0) * np.sin(2 * np.pi * 700 * np.arange(200) / RATE)
+    return np.convolve(pulses, resonance)[: len(pulses)] * 0.1
+
+
+@pytest.mark.parametrize("every_other", [0.9, 0.8, 0.7])
+def test_pitch_is_the_pulse_rate_when_alternate_pulses_are_weaker(every_other: float) -> None:
+    # Twice the period correlates a little better here; a tracker without a subharmonic check says 100 Hz.
+    x = alternating_pulses(200.0, every_other)
+    assert np.allclose(wa.pitch_f0(x, np.arange(2000, 6000, 400)), 200.0, rtol=0.01)
 
 
 @pytest.mark.parametrize("signal", [
@@ -128,6 +146,24 @@ def test_output_keeps_the_source_length_and_level(engine, voice, speech_by_speak
     rms = lambda x: float(np.sqrt(np.mean(x**2)))  # noqa: E731
     assert 0.5 < rms(out.samples) / rms(source.samples) < 2.0
     assert extra["settings"]["k"] >= 1
+
+
+def test_an_extreme_pitch_mapping_stays_within_the_range_of_voices(engine, voice, speech_by_speaker) -> None:
+    # A target whose F0 statistics are wild (octave errors in its reference) maps some source frames far
+    # outside any voice; unclamped, a pulse period outgrew the synthesis frame and the conversion crashed.
+    wild = dataclasses.replace(voice, logf0_std=3.0)
+    source = speech_by_speaker["awb"][0].audio
+    streamer = engine.streamer(wild, chunk_ms=20)
+    state = streamer.initial_state()
+    hop = streamer.hop_samples
+    samples = np.pad(source.resample(RATE).samples, (0, -len(source.samples) % hop))
+    f0 = []
+    for start in range(0, len(samples), hop):
+        out, state = streamer.step(samples[start:start + hop], state)
+        assert np.all(np.isfinite(out))
+        f0.append(state.f0_out[state.f0_out > 0])
+    f0 = np.concatenate(f0)
+    assert f0.size and f0.min() >= wa.F0_FLOOR and f0.max() <= wa.F0_CEIL
 
 
 @pytest.mark.parametrize(("query", "k", "expected_rows", "expected_distance"), [

@@ -153,6 +153,9 @@ class WorldKnnStreamer:
         logf0 = np.log(np.where(frames.voiced, frames.f0, 1.0))[:, None]
         mean, std, s.moments["logf0"] = s.moments["logf0"].update(logf0, masks["voiced"])
         mapped = np.exp(self.voice.logf0_mean + (logf0 - mean) * self.voice.logf0_std / std)[:, 0]
+        # An outlier (a pitch-tracker octave error, a source far outside its usual range) must not leave the
+        # range of voices: far below it a pulse period outgrows the synthesis frame.
+        mapped = np.clip(mapped, wa.F0_FLOOR, wa.F0_CEIL)
         ratio = np.exp(self.settings.warp_per_octave * (self.voice.logf0_mean - mean[:, 0]))
         ratio = np.clip(ratio, 1 / self.settings.max_warp, self.settings.max_warp)
         warped = wa.warp_envelope(frames.log_sp, ratio)
