@@ -55,15 +55,25 @@ def test_streamed_and_offline_output_agree_in_speaker_similarity_and_wer(convers
     assert abs(wer_offline - wer_streamed) <= 0.02, (wer_offline, wer_streamed)
 
 
+def on_one_grid(signals: list[np.ndarray]) -> np.ndarray:
+    """The signals end to end, each zero-padded to whole NAIVE_CHUNKs, so every chunk boundary stays on the grid."""
+    return np.concatenate([np.pad(y, (0, -len(y) % NAIVE_CHUNK)) for y in signals])
+
+
 def test_naive_chunked_conversion_clicks_and_the_stream_does_not(conversions):
-    source, reference, offline, streamed = conversions[0]
-    x = source.audio.resample(16000).samples
-    target = convert.prepare_target(reference)
-    naive = np.concatenate([convert.convert(Audio(x[i : i + NAIVE_CHUNK], 16000), target).audio.samples
-                            for i in range(0, len(x), NAIVE_CHUNK)])
-    naive_ratio = boundary_click_ratio(naive, NAIVE_CHUNK, 16000)
-    streamed_ratio = boundary_click_ratio(streamed.samples, NAIVE_CHUNK, 16000)
-    offline_ratio = boundary_click_ratio(offline.samples, NAIVE_CHUNK, 16000)
+    # Pooled over all pairs: one utterance has only ~14 boundaries, and where its loud and quiet stretches
+    # fall moved the ratio of the seamless offline output between 0.2 and 4.4 over grid offsets.
+    naive, streamed, offline = [], [], []
+    for source, reference, offline_out, streamed_out in conversions:
+        x = source.audio.resample(16000).samples
+        target = convert.prepare_target(reference)
+        naive.append(np.concatenate([convert.convert(Audio(x[i : i + NAIVE_CHUNK], 16000), target).audio.samples
+                                     for i in range(0, len(x), NAIVE_CHUNK)]))
+        streamed.append(streamed_out.samples)
+        offline.append(offline_out.samples)
+    naive_ratio = boundary_click_ratio(on_one_grid(naive), NAIVE_CHUNK, 16000)
+    streamed_ratio = boundary_click_ratio(on_one_grid(streamed), NAIVE_CHUNK, 16000)
+    offline_ratio = boundary_click_ratio(on_one_grid(offline), NAIVE_CHUNK, 16000)
     assert naive_ratio > 2.0, naive_ratio
     assert streamed_ratio < 1.5 and abs(streamed_ratio - offline_ratio) < 0.3, (streamed_ratio, offline_ratio)
 
