@@ -53,7 +53,7 @@ the best of it (warp 0.2, transition power 1: +0.161 / +9.4 on dev, +0.166 /
 Real speech (scripts/meeting_speech_set.py: four AMI meeting speakers, 36
 conversions; the target's own speech scores +0.191, the synthetic sets +0.24
 to +0.36) exposed the pitch tracker: plain analysis/resynthesis lost 11% of
-the words (Harvest: 5.7%), from unvoiced voiced frames and octave-down errors.
+the words (Harvest: 5.7%): voiced frames taken as unvoiced, and octave-down errors.
 Voicing threshold 0.3, the subharmonic check and robust target F0 statistics
 (median, interquartile spread) took meeting speech from +0.062 / +32.1 to
 +0.084 / +25.9; fixtures +0.170 / +7.5 -> +0.166 / +9.7, dev +0.157 / +11.7
