@@ -13,8 +13,8 @@ Scores: lift = speaker_sim(out, prompt) - speaker_sim(source, prompt) with the
 embedded GE2E encoder; its ceiling, what the target really speaking would
 score, is speaker_sim(the target's own utterances after the prompt, prompt) -
 speaker_sim(source, prompt) (how much room a set leaves: about +0.35 for the
-fixtures, +0.18 for real meeting speech); WER of source and output with embedded Whisper base;
-DNSMOS OVRL of the output. WER is given as the mean over conversions and as
+fixtures, +0.19 for real meeting speech). WER of source and output with the
+embedded Whisper base; DNSMOS OVRL of the output. WER is given as the mean over conversions and as
 corpus WER (all errors / all words), which short sentences make less noisy.
 Run:
 
@@ -122,19 +122,20 @@ def evaluate(groups: dict[str, list[Utterance]], engine: str = "world-knn", qual
     dnsmos = models.load("dnsmos").model if quality else None
     targets = {name: split(utts) for name, utts in groups.items()}
     prepared = {name: convert.prepare_target(ref, engine) for name, (ref, _) in targets.items()}
-    prompts = {name: encoder.embed(prompt.audio) for name, (_, prompt) in targets.items()}
-    own = {name: statistics.fmean(cosine(encoder.embed(u.audio), prompts[name]) for u in utts[3:])
+    embedded = {u.id: encoder.embed(u.audio) for utts in groups.values() for u in utts}  # each utterance once
+    prompts = {name: embedded[prompt.id] for name, (_, prompt) in targets.items()}
+    own = {name: statistics.fmean(cosine(embedded[u.id], prompts[name]) for u in utts[3:])
            if len(utts) > 3 else float("nan") for name, utts in groups.items()}
     rows, source_wer = [], {}
     for src_name, tgt_name in itertools.permutations(groups, 2):
         for src in pick_sources(groups[src_name], groups[tgt_name], sources):
             result = convert.convert(src.audio, prepared[tgt_name], engine)
-            sim = lambda a, t=tgt_name: cosine(encoder.embed(a), prompts[t])  # noqa: E731
             wer = lambda a, text=src.text: word_error(text, asr.transcribe(a)).rate  # noqa: E731
             if src.id not in source_wer:
                 source_wer[src.id] = wer(src.audio)
             ovrl = dnsmos.predict(result.audio)["dnsmos_ovrl"] if dnsmos else float("nan")
-            rows.append(PairScore(src_name, tgt_name, src.id, sim(src.audio), sim(result.audio), source_wer[src.id],
+            rows.append(PairScore(src_name, tgt_name, src.id, cosine(embedded[src.id], prompts[tgt_name]),
+                                  cosine(encoder.embed(result.audio), prompts[tgt_name]), source_wer[src.id],
                                   wer(result.audio), ovrl, result.rtf, len(src.text.split()), own[tgt_name]))
     return rows
 

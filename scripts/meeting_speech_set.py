@@ -108,15 +108,13 @@ def read_clips(sdist: Path) -> tuple[dict[str, audio.Audio], list[tuple[str, flo
     if digest != SDIST_SHA256:
         raise ValueError(f"{sdist} has SHA-256 {digest}, expected {SDIST_SHA256} ({SDIST})")
     clips, turns = {}, []
-    with tarfile.open(sdist) as tar, tempfile.TemporaryDirectory() as tmp:
+    with tarfile.open(sdist) as tar:
         for member in tar.getmembers():
             name = Path(member.name)
             if not member.isfile() or name.parent.name != "data" or name.parent.parent.name != "tests":
                 continue
             if name.suffix == ".wav":
-                target = Path(tmp) / "clip.wav"
-                target.write_bytes(tar.extractfile(member).read())
-                clips[ascii_name(name.stem)] = audio.load(target)
+                clips[ascii_name(name.stem)] = audio.load(tar.extractfile(member).read())
             elif name.suffix == ".rttm":
                 for line in tar.extractfile(member).read().decode().splitlines():
                     fields = line.split()
