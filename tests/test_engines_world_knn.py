@@ -179,23 +179,36 @@ def test_nearest_gives_the_closest_keys_and_their_mean_squared_distance(query, k
     assert dist[0] == pytest.approx(expected_distance, abs=1e-5)
 
 
-@pytest.mark.parametrize(("values", "power", "expected"), [
-    ([4.0, 4.0, 4.0], 1.0, [1.0, 1.0, 1.0]),  # as usual so far: weight 1
-    ([4.0, 1.0], 1.0, [1.0, 2.0]),  # running geometric mean sqrt(4 * 1) = 2, half of it: twice the weight
-    ([4.0, 16.0], 1.0, [1.0, 0.5]),  # twice the running geometric mean 8: half the weight
-    ([4.0, 16.0], 0.0, [1.0, 1.0]),  # power 0 switches the weighting off
-    ([4.0, 16.0], 2.0, [1.0, 0.25]),
-])
-def test_relative_weight_favours_values_below_the_running_geometric_mean(values, power: float,
-                                                                         expected) -> None:
-    moments = wm.Moments.prior(np.zeros(1), np.zeros(1), 0.0)
-    weights, moments = wm.relative_weight(np.array(values), moments, power)
-    assert weights == pytest.approx(expected, rel=1e-3)
-    assert moments.count == len(values)
+def _history_frames(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, 3)).astype(np.float32), rng.normal(size=(n, 5)).astype(np.float32)
 
 
-def test_relative_weight_remembers_earlier_chunks() -> None:
-    whole, _ = wm.relative_weight(np.array([4.0, 16.0, 1.0]), wm.Moments.prior(np.zeros(1), np.zeros(1), 0.0), 1.0)
-    first, moments = wm.relative_weight(np.array([4.0, 16.0]), wm.Moments.prior(np.zeros(1), np.zeros(1), 0.0), 1.0)
-    rest, _ = wm.relative_weight(np.array([1.0]), moments, 1.0)
-    assert np.concatenate([first, rest]) == pytest.approx(whole)
+def test_source_history_averages_the_nearest_earlier_frames_and_the_query_itself() -> None:
+    history = wm.SourceHistory.empty(2, 1)
+    keys = np.array([[0.0, 0.0], [10.0, 0.0], [0.1, 0.0], [10.1, 0.0]], np.float32)
+    envelopes = np.array([[1.0], [5.0], [3.0], [7.0]], np.float32)
+    mean, seen = history.add_and_match(keys, envelopes, k=2)
+    # The first frame has only itself; the third pairs with the first, the fourth with the second.
+    assert mean[:, 0] == pytest.approx([1.0, 3.0, 2.0, 6.0])
+    assert seen.tolist() == [1, 2, 3, 4]
+
+
+def test_source_history_does_not_depend_on_the_chunking() -> None:
+    keys, envelopes = _history_frames(60)
+    whole, whole_seen = wm.SourceHistory.empty(3, 5, window=16).add_and_match(keys, envelopes, k=4)
+    chunked = wm.SourceHistory.empty(3, 5, window=16)
+    parts = [chunked.add_and_match(keys[a:b], envelopes[a:b], k=4) for a, b in ((0, 7), (7, 8), (8, 40), (40, 60))]
+    assert np.concatenate([m for m, _ in parts]) == pytest.approx(whole, abs=1e-6)
+    assert np.concatenate([s for _, s in parts]).tolist() == whole_seen.tolist()
+
+
+def test_source_history_forgets_frames_older_than_its_window() -> None:
+    history = wm.SourceHistory.empty(1, 1, window=3)
+    for value in range(10):
+        history.add_and_match(np.array([[float(value)]], np.float32), np.array([[float(value)]], np.float32), k=1)
+    # Frame 0 would be the nearest to a query at 0.5, but the window of 3 holds only frames 8, 9 and the query.
+    mean, seen = history.add_and_match(np.array([[0.5]], np.float32), np.array([[100.0]], np.float32), k=2)
+    assert mean[0, 0] == pytest.approx((100.0 + 8.0) / 2)
+    assert seen.tolist() == [3]
+    assert history.count == 11

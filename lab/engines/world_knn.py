@@ -3,9 +3,10 @@
 No trained weights: the target voice is learned from a few seconds of its
 audio. Stages (named as the API): ``analyse`` (WORLD frames in fixed blocks) ->
 ``match`` (k nearest target frames on speaker-normalised mel-cepstra with
-context, same voicing class) -> ``convert_frames`` (matched envelopes, temporally
-smoothed and blended with the class-EQ'd source envelope; log-F0 mean/variance
-mapped to the target) -> ``render`` (pulse-by-pulse synthesis).
+context, same voicing class, against the nearest of the source's own earlier
+frames: a paired offset added to the source envelope) -> ``convert_frames``
+(temporally smoothed; log-F0 median/spread mapped to the target) -> ``render``
+(pulse-by-pulse synthesis).
 
 Offline conversion *is* the streaming step run over the file with a large hop:
 every stage depends only on absolute frame positions, so a stream in chunks of
@@ -43,13 +44,12 @@ class Settings:
 
     Attributes:
         k: target frames averaged per match.
-        match_weight: base share of the matched target envelope of a voiced frame in the log-envelope blend
-            (0 = source only), scaled per frame by the two relative weights below (the result at most 1).
-        unvoiced_match_weight: base share of unvoiced frames (fricatives and bursts carry words, little voice).
-        confidence_power: frames matched closer than the stream's usual distance get more of the match:
-            ``(d_mean / d) ** confidence_power``.
-        transition_power: steady frames get more, fast-changing ones (phone transitions) less:
-            ``(c_mean / c) ** transition_power``, c the change of the normalised features across the context.
+        source_k: the source's own earlier frames averaged per match (the other side of the paired offset).
+        offset_prior_frames: frames of a class the source must have spoken before its local offsets weigh as
+            much as the class-mean EQ (early in a stream few source frames are there to pair with).
+        match_weight: share of the paired-offset envelope of a voiced frame, the rest the class-EQ'd source
+            envelope (0 = EQ only).
+        unvoiced_match_weight: the same for unvoiced frames.
         eq_weight: how much of the class-mean envelope difference is applied to the source part.
         map_variance: also scale the source envelope's per-bin deviations by the target/source std ratio
             (off: it cost words on held-out voices without adding identity).
@@ -61,10 +61,10 @@ class Settings:
     """
 
     k: int = 4
-    match_weight: float = 0.4
-    unvoiced_match_weight: float = 0.2
-    confidence_power: float = 1.0
-    transition_power: float = 0.5
+    source_k: int = 8
+    offset_prior_frames: float = 200.0
+    match_weight: float = 1.0
+    unvoiced_match_weight: float = 1.0
     eq_weight: float = 1.0
     map_variance: bool = False
     aperiodicity_weight: float = 0.5
@@ -92,6 +92,7 @@ class StreamState:
     matched_first: int = 0
     track: Track = field(default_factory=lambda: Track(0, np.zeros(0), np.zeros((0, wa.BINS)), np.zeros((0, wa.BINS))))
     moments: dict[str, wm.Moments] = field(default_factory=dict)
+    history: dict[str, wm.SourceHistory] = field(default_factory=dict)
     synth: SynthState = field(default_factory=SynthState)
 
 
@@ -117,10 +118,10 @@ class WorldKnnStreamer:
         moments = {f"cep_{c}": wm.Moments.prior(v.cep_mean[c], v.cep_std[c], wm.PRIOR_FRAMES) for c in wm.CLASSES}
         moments.update({f"env_{c}": wm.Moments.prior(v.env_mean[c], v.env_std[c], wm.PRIOR_FRAMES)
                         for c in wm.CLASSES})
-        moments.update({f"{stat}_{c}": wm.Moments.prior(np.zeros(1), np.zeros(1), 0.0)
-                        for stat in ("distance", "change") for c in wm.CLASSES})
         moments["logf0"] = wm.Moments.prior(np.array([v.logf0_mean]), np.array([v.logf0_std]), wm.PRIOR_FRAMES)
-        return StreamState(np.zeros(0), 0, moments=moments,
+        dims = (2 * wm.CONTEXT + 1) * self.settings.match_dims
+        history = {c: wm.SourceHistory.empty(dims, wa.BINS) for c in wm.CLASSES}
+        return StreamState(np.zeros(0), 0, moments=moments, history=history,
                            synth=SynthState(position=-self.lookahead_samples))
 
     def step(self, chunk: np.ndarray, state: StreamState) -> tuple[np.ndarray, StreamState]:
@@ -182,25 +183,27 @@ class WorldKnnStreamer:
         rows = np.arange(first, last)
         ctx = np.clip(rows[:, None] + np.arange(-wm.CONTEXT, wm.CONTEXT + 1)[None, :], 0, None) - s.frames_first
         st = self.settings
-        around = s.z[ctx][:, :, : st.match_dims]
-        queries, change = around.reshape(len(rows), -1), ((around[:, -1] - around[:, 0]) ** 2).sum(axis=1)
-        voiced = s.frames.voiced[rows - s.frames_first]
+        queries = s.z[ctx][:, :, : st.match_dims].reshape(len(rows), -1).astype(np.float32)
+        i = rows - s.frames_first
+        voiced, source_env, eq_only = s.frames.voiced[i], s.frames.log_sp[i], s.mapped[i]
         matched, matched_ap = np.zeros((len(rows), wa.BINS)), np.zeros((len(rows), wa.BINS))
-        weight = np.where(voiced, st.match_weight, st.unvoiced_match_weight)
         for name, mask in (("voiced", voiced), ("unvoiced", ~voiced)):
             c = name if len(self.voice.keys[name]) else "voiced"
             if not mask.any():
                 continue
-            idx, distance = wm.nearest(queries[mask].astype(np.float32), self.keys[c], st.k)
-            for stat, values, power in (("distance", distance, st.confidence_power),
-                                        ("change", change[mask], st.transition_power)):
-                factor, s.moments[f"{stat}_{name}"] = wm.relative_weight(values, s.moments[f"{stat}_{name}"], power)
-                weight[mask] *= factor
-            matched[mask] = self.voice.envelopes[c][idx].mean(axis=1)
+            idx, _ = wm.nearest(queries[mask], self.keys[c], st.k)
+            own, seen = s.history[name].add_and_match(queries[mask], source_env[mask], st.source_k)
+            # How the target says this sound differently from how the source says it, added to the source's
+            # own envelope: the source's detail (the words) stays, the voice moves. Trusted as the source's
+            # history of the class grows; until then the class-mean EQ stands in.
+            trust = (seen / (seen + st.offset_prior_frames))[:, None]
+            local = source_env[mask] + self.voice.envelopes[c][idx].mean(axis=1) - own
+            matched[mask] = trust * local + (1 - trust) * eq_only[mask]
             matched_ap[mask] = self.voice.aperiodicity[c][idx].mean(axis=1)
         s.matched = np.concatenate([s.matched, matched])
         s.matched_ap = np.concatenate([s.matched_ap, matched_ap])
-        s.matched_weight = np.concatenate([s.matched_weight, np.minimum(weight, 1.0)])
+        s.matched_weight = np.concatenate([s.matched_weight, np.where(voiced, st.match_weight,
+                                                                      st.unvoiced_match_weight)])
 
     def _convert(self, s: StreamState) -> None:
         first, last = s.track.first + len(s.track.f0), s.matched_first + len(s.matched) - 1
