@@ -63,16 +63,19 @@ Voicing threshold 0.3, the subharmonic check and robust target F0 statistics
 -> +0.150 / +13.4, test +0.157 / +13.9 -> +0.152 / +12.2, test2 +0.127 /
 +21.8 -> +0.123 / +22.0 (all within the bootstrap intervals).
 
-Paired offsets (source_k 8, full share, no per-frame weighting) against the
-last blend, official script: fixtures +0.166 / +9.7 -> +0.159 / +5.2, dev
-+0.150 / +13.4 -> +0.160 / +11.2, test +0.152 / +12.2 -> +0.158 / +10.8,
-test2 +0.123 / +22.0 -> +0.128 / +20.2, meeting speech +0.084 / +25.9 ->
-+0.087 / +25.9: words kept better everywhere, identity the same or better
-off the fixtures. The envelope holds no more identity on the hard sets: the
-target's matched frames alone (share 1, no offset) give meeting speech only
-+0.095 at +94.7 points; on test2 k 2 or full aperiodicity leave +0.128; and
-matching on Whisper tiny.en encoder frames instead of cepstra lost words
-(fixtures +38.9 points), its last layer being too coarse in time for phones.
+Paired offsets (source_k 8, share 0.7, offset prior 20 frames, the offset
+smoothed but not the source) against the last blend, official script: fixtures
++0.166 / +9.7 -> +0.166 / +6.3, dev +0.150 / +13.4 -> +0.162 / +12.6, test
++0.152 / +12.2 -> +0.156 / +9.1, test2 +0.123 / +22.0 -> +0.130 / +18.2,
+meeting speech +0.084 / +25.9 -> +0.084 / +25.2: fewer words lost everywhere,
+identity the same or better. Smoothing the whole envelope instead of the
+offset blurred the source's detail (test2 +20.2, fixtures +5.2 points at
+share 1). The envelope holds no more identity on the hard sets: the target's
+matched frames alone (share 1, no offset) give meeting speech only +0.095 at
++94.7 points; on test2 k 2, source_k 16 or full aperiodicity leave the lift
+at +0.128-0.129; and matching on Whisper tiny.en encoder frames instead of
+cepstra lost words (fixtures +38.9 points): its last layer is too coarse in
+time to tell phones apart.
 """
 
 from __future__ import annotations
