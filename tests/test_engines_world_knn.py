@@ -166,17 +166,16 @@ def test_an_extreme_pitch_mapping_stays_within_the_range_of_voices(engine, voice
     assert f0.size and f0.min() >= wa.F0_FLOOR and f0.max() <= wa.F0_CEIL
 
 
-@pytest.mark.parametrize(("query", "k", "expected_rows", "expected_distance"), [
-    ([0.0, 0.0], 1, {0}, 0.0),
-    ([1.0, 0.0], 2, {0, 1}, 0.5),  # (1 + 0) / 2: one key at distance 1, one at 0
-    ([0.0, 3.0], 1, {2}, 1.0),
+@pytest.mark.parametrize(("query", "k", "expected_rows"), [
+    ([0.0, 0.0], 1, {0}),
+    ([1.0, 0.0], 2, {0, 1}),
+    ([0.0, 3.0], 1, {2}),
+    ([0.0, 3.0], 5, {0, 1, 2}),  # k larger than the keys: all of them
 ])
-def test_nearest_gives_the_closest_keys_and_their_mean_squared_distance(query, k, expected_rows,
-                                                                        expected_distance: float) -> None:
+def test_nearest_gives_the_closest_keys(query, k, expected_rows) -> None:
     keys = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 4.0]], np.float32)
-    idx, dist = wm.nearest(np.array([query], np.float32), keys, k)
+    idx = wm.nearest(np.array([query], np.float32), keys, k)
     assert set(idx[0].tolist()) == expected_rows
-    assert dist[0] == pytest.approx(expected_distance, abs=1e-5)
 
 
 def _history_frames(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -194,7 +194,7 @@ class WorldKnnStreamer:
             c = name if len(self.voice.keys[name]) else "voiced"
             if not mask.any():
                 continue
-            idx, _ = wm.nearest(queries[mask], self.keys[c], st.k)
+            idx = wm.nearest(queries[mask], self.keys[c], st.k)
             own, seen = s.history[name].add_and_match(queries[mask], source_env[mask], st.source_k)
             # How the target says this sound differently from how the source says it, added to the source's
             # own envelope: the source's detail (the words) stays, the voice moves. Trusted as the source's

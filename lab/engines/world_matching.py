@@ -226,20 +226,11 @@ def build_target(frames: Frames) -> TargetVoice:
                        float(median), float((quartile_3 - quartile_1) / IQR_PER_STD + 1e-3), speech_s)
 
 
-def nearest(queries: np.ndarray, keys: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` keys nearest (Euclidean) to each query.
-
-    Args:
-        queries: (Q, D); keys: (N, D), N >= 1.
-
-    Returns:
-        Indices (Q, k) and the mean squared distance (Q,) of each query to its k keys.
-    """
+def nearest(queries: np.ndarray, keys: np.ndarray, k: int) -> np.ndarray:
+    """Indices (Q, k) of the ``k`` keys nearest (Euclidean) to each of the (Q, D) queries; keys (N, D), N >= 1."""
     k = min(k, len(keys))
     dist = (keys**2).sum(axis=1)[None, :] - 2.0 * queries @ keys.T
-    idx = np.argpartition(dist, k - 1, axis=1)[:, :k]
-    squared = np.take_along_axis(dist, idx, axis=1).mean(axis=1) + (queries**2).sum(axis=1)
-    return idx, np.maximum(squared, 0.0)
+    return np.argpartition(dist, k - 1, axis=1)[:, :k]
 
 
 @dataclass
