@@ -69,8 +69,8 @@ smoothed but not the source) against the last blend, official script: fixtures
 +0.152 / +12.2 -> +0.156 / +9.1, test2 +0.123 / +22.0 -> +0.130 / +18.2,
 meeting speech +0.084 / +25.9 -> +0.084 / +25.2: fewer words lost everywhere,
 identity the same or better. Smoothing the whole envelope instead of the
-offset blurred the source's detail (test2 +20.2, fixtures +5.2 points at
-share 1). The envelope holds no more identity on the hard sets: the target's
+offset blurred the source's detail (at share 1: test2 +20.2 against +18.2,
+fixtures +5.2 against +4.7 points). The envelope holds no more identity on the hard sets: the target's
 matched frames alone (share 1, no offset) give meeting speech only +0.095 at
 +94.7 points; on test2 k 2, source_k 16 or full aperiodicity leave the lift
 at +0.128-0.129; and matching on Whisper tiny.en encoder frames instead of
