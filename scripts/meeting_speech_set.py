@@ -133,10 +133,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clips, turns = read_clips(args.sdist or fetch_sdist(Path(tmp)))
     asr = models.load("whisper-base-ct2").model
-    rows = []
+    rows, solo = [], solo_turns(turns)
     for speaker in SPEAKERS:
         pieces = []
-        for uri, start, end, _ in (t for t in solo_turns(turns) if t[3] == speaker):
+        for uri, start, end, _ in (t for t in solo if t[3] == speaker):
             clip = clips[uri]
             span = clip.samples[int(start * clip.sample_rate):int(end * clip.sample_rate)]
             pieces += [audio.Audio(p, clip.sample_rate) for p in split_at_pauses(span, clip.sample_rate)]

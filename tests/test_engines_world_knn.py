@@ -176,6 +176,8 @@ def test_nearest_gives_the_closest_keys(query, k, expected_rows) -> None:
     keys = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 4.0]], np.float32)
     idx = wm.nearest(np.array([query], np.float32), keys, k)
     assert set(idx[0].tolist()) == expected_rows
+    with_norms = wm.nearest(np.array([query], np.float32), keys, k, (keys**2).sum(axis=1))
+    assert set(with_norms[0].tolist()) == expected_rows
 
 
 def _history_frames(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -114,6 +114,7 @@ class WorldKnnStreamer:
         self.voice, self.settings, self.noise = voice, settings, noise
         self.hop_samples = chunk_ms * wa.SAMPLE_RATE // 1000
         self.keys = {c: _first_dims(k, settings.match_dims) for c, k in voice.keys.items()}
+        self.key_norms = {c: (k**2).sum(axis=1) for c, k in self.keys.items()}
 
     def initial_state(self) -> StreamState:
         """A fresh stream; source statistics start from the target's (weight PRIOR_FRAMES)."""
@@ -194,15 +195,15 @@ class WorldKnnStreamer:
             c = name if len(self.voice.keys[name]) else "voiced"
             if not mask.any():
                 continue
-            idx = wm.nearest(queries[mask], self.keys[c], st.k)
+            idx = wm.nearest(queries[mask], self.keys[c], st.k, self.key_norms[c])
             own, seen = s.history[name].add_and_match(queries[mask], source_env[mask], st.source_k)
             # How the target says this sound differently from how the source says it, added to the source's
             # own envelope: the source's detail (the words) stays, the voice moves. Trusted as the source's
             # history of the class grows; until then the class-mean EQ stands in. Kept as the change to the
             # source envelope, so that smoothing (in _convert) blurs the change but not the source's detail.
             trust = (seen / (seen + st.offset_prior_frames))[:, None]
-            local = source_env[mask] + self.voice.envelopes[c][idx].mean(axis=1) - own
-            matched[mask] = trust * local + (1 - trust) * eq_only[mask] - source_env[mask]
+            offset = self.voice.envelopes[c][idx].mean(axis=1) - own
+            matched[mask] = trust * offset + (1 - trust) * (eq_only[mask] - source_env[mask])
             matched_ap[mask] = self.voice.aperiodicity[c][idx].mean(axis=1)
         s.matched = np.concatenate([s.matched, matched])
         s.matched_ap = np.concatenate([s.matched_ap, matched_ap])

@@ -226,10 +226,14 @@ def build_target(frames: Frames) -> TargetVoice:
                        float(median), float((quartile_3 - quartile_1) / IQR_PER_STD + 1e-3), speech_s)
 
 
-def nearest(queries: np.ndarray, keys: np.ndarray, k: int) -> np.ndarray:
-    """Indices (Q, k) of the ``k`` keys nearest (Euclidean) to each of the (Q, D) queries; keys (N, D), N >= 1."""
+def nearest(queries: np.ndarray, keys: np.ndarray, k: int, key_norms: np.ndarray | None = None) -> np.ndarray:
+    """Indices (Q, k) of the ``k`` keys nearest (Euclidean) to each of the (Q, D) queries; keys (N, D), N >= 1.
+
+    ``key_norms`` (N,), the keys' squared norms, saves recomputing them on every call of a stream.
+    """
     k = min(k, len(keys))
-    dist = (keys**2).sum(axis=1)[None, :] - 2.0 * queries @ keys.T
+    norms = (keys**2).sum(axis=1) if key_norms is None else key_norms
+    dist = norms[None, :] - 2.0 * queries @ keys.T
     return np.argpartition(dist, k - 1, axis=1)[:, :k]
 
 
@@ -246,12 +250,14 @@ class SourceHistory:
     Attributes:
         keys: (window, D) float32 stacked normalised features.
         envelopes: (window, BINS) float32 log envelopes of the same frames.
+        norms: (window,) squared norms of the keys (kept, not recomputed over the whole window per chunk).
         positions: (window,) the frame (counted within the class) each slot holds.
         count: frames of this class seen so far.
     """
 
     keys: np.ndarray
     envelopes: np.ndarray
+    norms: np.ndarray
     positions: np.ndarray
     count: int = 0
 
@@ -259,7 +265,7 @@ class SourceHistory:
     def empty(dims: int, bins: int, window: int = MAX_SOURCE_HISTORY) -> SourceHistory:
         """No frames yet, room for the last ``window`` (zeroed pages cost no memory until written)."""
         return SourceHistory(np.zeros((window, dims), np.float32), np.zeros((window, bins), np.float32),
-                             np.full(window, -1))
+                             np.zeros(window, np.float32), np.full(window, -1))
 
     @property
     def window(self) -> int:
@@ -282,11 +288,12 @@ class SourceHistory:
         new = self.count + np.arange(len(queries))
         filled = min(self.count, self.window)
         old_keys, old_positions = self.keys[:filled], self.positions[:filled]
+        norms = (queries**2).sum(axis=1)
         dist = np.concatenate([
             np.where(old_positions[None, :] >= seen[:, None] - self.window,
-                     (old_keys**2).sum(axis=1)[None, :] - 2.0 * queries @ old_keys.T, np.inf),
+                     self.norms[:filled][None, :] - 2.0 * queries @ old_keys.T, np.inf),
             np.where((new[None, :] < seen[:, None]) & (new[None, :] >= seen[:, None] - self.window),
-                     (queries**2).sum(axis=1)[None, :] - 2.0 * queries @ queries.T, np.inf),
+                     norms[None, :] - 2.0 * queries @ queries.T, np.inf),
         ], axis=1)
         kk = min(k, dist.shape[1])
         idx = np.argpartition(dist, kk - 1, axis=1)[:, :kk]
@@ -295,6 +302,7 @@ class SourceHistory:
                           envelopes[np.maximum(idx - filled, 0)])
         mean = (chosen * usable).sum(axis=1) / usable.sum(axis=1)
         slots = new % self.window
-        self.keys[slots], self.envelopes[slots], self.positions[slots] = queries, envelopes, new
+        self.keys[slots], self.envelopes[slots], self.norms[slots], self.positions[slots] = (
+            queries, envelopes, norms, new)
         self.count += len(queries)
         return mean, np.minimum(seen, self.window)
