@@ -73,9 +73,20 @@ offset blurred the source's detail (at share 1: test2 +20.2 against +18.2,
 fixtures +5.2 against +4.7 points). The envelope holds no more identity on the hard sets: the target's
 matched frames alone (share 1, no offset) give meeting speech only +0.095 at
 +94.7 points; on test2 k 2, source_k 16 or full aperiodicity leave the lift
-at +0.128-0.129; and matching on Whisper tiny.en encoder frames instead of
-cepstra lost words (fixtures +38.9 points): its last layer is too coarse in
-time to tell phones apart.
+at +0.128-0.129; and matching on the last layer of the Whisper tiny.en
+encoder (the only layer CTranslate2's encode() returns) instead of cepstra lost
+words (fixtures +38.9 points).
+
+Also screened and dropped (official script; the hard sets are test2 and
+meeting speech): matching on a middle layer of the embedded Whisper base
+encoder (weights read from its CTranslate2 model.bin into a torch forward that
+reproduces encode() to within 1e-3; offline only, the encoder attends over the
+whole window) moves the trade-off a little but meets neither bar there: layer
+3 gives test2 +0.139 / +16.5 at share 0.55 and +0.156 / +21.0 at 0.7, meeting
+speech +0.094 / +26.4, fixtures +0.201 / +13.9 (layers 2, 4 and 5 no better).
+Offsets moved along frequency (a DTW warp between the paired envelopes; fixtures
++0.171 / +10.9 to +12.3) and a dilated past context (frames -40 to +5 ms;
+test2 +0.135 / +22.3) only moved along the trade-off too.
 """
 
 from __future__ import annotations
