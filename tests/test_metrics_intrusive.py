@@ -42,14 +42,18 @@ def speech(speech_set) -> Audio:
     return speech_set[1].audio  # joe_01, 16 kHz, ~3.2 s
 
 
-def _delayed(x: Audio, seconds: float, noise: float = 0.0) -> Audio:
-    """``x`` delayed by ``seconds`` (negative: advanced), same length, plus white noise of std ``noise``."""
-    n = round(abs(seconds) * x.sample_rate)
-    s = x.samples
-    out = np.concatenate([np.zeros(n, np.float32), s])[: len(s)] if seconds >= 0 else np.concatenate(
-        [s[n:], np.zeros(n, np.float32)])
+def _padded(x: Audio, seconds: float, noise: float = 0.0) -> Audio:
+    """``x`` after ``seconds`` of silence, plus white noise of std ``noise``."""
+    out = np.concatenate([np.zeros(round(seconds * x.sample_rate), np.float32), x.samples])
     out = out + noise * np.random.default_rng(1).standard_normal(len(out)).astype(np.float32)
     return Audio(out.astype(np.float32), x.sample_rate)
+
+
+def _delayed_pair(x: Audio, seconds: float, noise: float = 0.0) -> tuple[Audio, Audio]:
+    """(reference, degraded): the degraded copy starts ``seconds`` later (negative: earlier), with noise."""
+    if seconds >= 0:
+        return x, _padded(x, seconds, noise)
+    return _padded(x, -seconds), _padded(x, 0.0, noise)
 
 
 def test_p862_conformance_data_is_present() -> None:
@@ -75,15 +79,36 @@ def test_identical_signals_score_the_maximum(scorer: Scorer, speech: Audio) -> N
 
 @pytest.mark.parametrize("delay_s", [0.2, -0.15, 0.0137, 0.45])
 def test_delay_is_found_and_removed_for_stoi(scorer: Scorer, speech: Audio, delay_s: float) -> None:
-    aligned_score, _ = stoi_score(speech, _delayed(speech, 0.0, noise=0.01))
-    result = scorer.score(MetricInputs(_delayed(speech, delay_s, noise=0.01), ref=speech), ["stoi"])["stoi"]
+    aligned_score, _ = stoi_score(speech, _padded(speech, 0.0, noise=0.01))
+    ref, deg = _delayed_pair(speech, delay_s, noise=0.01)
+    result = scorer.score(MetricInputs(deg, ref=ref), ["stoi"])["stoi"]
     assert result.details["delay_ms"] == pytest.approx(1000 * delay_s, abs=0.1)
     assert result.details["delay_removed"] is True
+    assert result.details["uncovered_seconds"] == pytest.approx(max(-delay_s, 0.0), abs=0.001)
     assert result.value == pytest.approx(aligned_score, abs=0.01)
 
 
+def test_missing_speech_costs_stoi_and_extra_audio_is_reported(scorer: Scorer, speech: Audio) -> None:
+    half = Audio(speech.samples[: len(speech.samples) // 2].copy(), speech.sample_rate)
+    results = scorer.score(MetricInputs(half, ref=speech), ["stoi", "estoi"])
+    assert results["stoi"].value < 0.75 and results["estoi"].value < 0.6  # a perfect copy of half the words
+    assert results["stoi"].details["uncovered_seconds"] == pytest.approx(speech.duration / 2, abs=0.01)
+    extra = Audio(np.concatenate([speech.samples, speech.samples[::-1]]), speech.sample_rate)  # reversed after it
+    result = scorer.score(MetricInputs(extra, ref=speech), ["stoi"])["stoi"]
+    assert result.value == pytest.approx(1.0, abs=1e-6)  # STOI judges the reference's span only ...
+    assert result.details["dropped_seconds"] == pytest.approx(speech.duration, abs=0.01)  # ... and says so
+
+
+def test_a_delay_beyond_the_window_fails_stoi_by_name_and_pesq_still_runs(scorer: Scorer, speech: Audio) -> None:
+    ref, deg = _delayed_pair(speech, 0.7, noise=0.001)
+    results = scorer.score(MetricInputs(deg, ref=ref), ["stoi", "pesq_wb"])
+    assert math.isnan(results["stoi"].value)
+    assert "0.70 s later than the reference; alignment removes at most 0.5 s" in results["stoi"].error
+    assert results["pesq_wb"].error is None and results["pesq_wb"].details["delay_ms"] is None
+
+
 def test_delay_is_recorded_but_left_to_pesq(scorer: Scorer, speech: Audio) -> None:
-    deg = _delayed(speech, 0.05, noise=0.001)
+    deg = _padded(speech, 0.05, noise=0.001)
     result = scorer.score(MetricInputs(deg, ref=speech), ["pesq_wb"])["pesq_wb"]
     assert result.details == {"delay_ms": pytest.approx(50.0, abs=0.1), "delay_removed": False,
                               "alignment": "P.862 internal time alignment"}
@@ -92,7 +117,7 @@ def test_delay_is_recorded_but_left_to_pesq(scorer: Scorer, speech: Audio) -> No
 
 @pytest.mark.parametrize("deg_rate", [8000, 22050, 48000])
 def test_other_rates_are_resampled_to_the_metric_rate(speech: Audio, deg_rate: int) -> None:
-    deg = _delayed(speech, 0.1).resample(deg_rate)
+    deg = _padded(speech, 0.1).resample(deg_rate)
     alignment = align(speech, deg, 16000)
     assert alignment.delay_ms == pytest.approx(100.0, abs=0.2)
     assert alignment.ref.sample_rate == alignment.deg.sample_rate == 16000
@@ -121,3 +146,11 @@ def test_silent_output_fails_pesq_instead_of_scoring_zero(scorer: Scorer, speech
     assert math.isnan(result.value)
     assert result.error.startswith("SilentSignalError: the degraded signal is digital silence")
     assert result.details == {} and estimate_delay(speech, silent) == 0
+
+
+@pytest.mark.parametrize("metric", ["stoi", "estoi"])
+def test_silent_output_scores_zero_stoi_the_same_every_time(scorer: Scorer, speech: Audio, metric: str) -> None:
+    silent = Audio(np.zeros_like(speech.samples), speech.sample_rate)
+    first, second = (scorer.score(MetricInputs(silent, ref=speech), [metric])[metric] for _ in range(2))
+    assert first.value == second.value == 0.0
+    assert first.details["degraded_silent"] is True

@@ -5,6 +5,12 @@ of milliseconds (a codec, a converter's look-ahead, a recording chain) ruins
 the score although nothing is wrong with the speech. The delay is found on
 amplitude envelopes (robust to phase changes of vocoders and codecs) and
 refined on the waveform.
+
+After the shift the degraded signal is laid over the reference's whole span:
+reference time the degraded signal does not cover counts as silence (missing
+speech must cost intelligibility, not vanish from the comparison), and degraded
+audio outside the reference's span has nothing to be compared with and is
+dropped; both amounts are reported.
 """
 
 from __future__ import annotations
@@ -22,22 +28,35 @@ _ENVELOPE_RATE = 1000  # Hz: 1 ms resolution for the coarse search
 
 @dataclass(frozen=True)
 class Alignment:
-    """A pair trimmed to their common, aligned part.
+    """A pair laid over the reference's span.
 
     Attributes:
-        ref: reference audio, aligned.
-        deg: degraded audio at the same rate and the same length as ``ref``.
+        ref: reference audio at the alignment rate, whole.
+        deg: degraded audio shifted by the delay, at the same rate and the same length as ``ref``.
         delay_samples: how many samples ``deg`` lags ``ref`` (negative: it leads).
+        uncovered_samples: reference samples with no degraded signal against them (filled with silence).
+        dropped_samples: degraded samples outside the reference's span (left out).
     """
 
     ref: Audio
     deg: Audio
     delay_samples: int
+    uncovered_samples: int = 0
+    dropped_samples: int = 0
 
     @property
     def delay_ms(self) -> float:
         """The removed delay in milliseconds (positive: the degraded signal was late)."""
         return 1000.0 * self.delay_samples / self.ref.sample_rate
+
+    @property
+    def covered_seconds(self) -> float:
+        """Seconds of the reference the degraded signal covers after the shift."""
+        return (len(self.ref.samples) - self.uncovered_samples) / self.ref.sample_rate
+
+
+class DelayTooLargeError(ValueError):
+    """The signals are offset by more than the aligner removes."""
 
 
 def estimate_delay(ref: Audio, deg: Audio, max_delay_s: float = MAX_DELAY_S) -> int:
@@ -54,6 +73,8 @@ def estimate_delay(ref: Audio, deg: Audio, max_delay_s: float = MAX_DELAY_S) -> 
 
     Raises:
         ValueError: the rates differ.
+        DelayTooLargeError: the envelopes match best at an offset beyond ``max_delay_s`` (the best
+            offset within the window would be a wrong one).
     """
     if ref.sample_rate != deg.sample_rate:
         raise ValueError(f"estimate_delay needs equal rates, got {ref.sample_rate} and {deg.sample_rate} Hz")
@@ -62,13 +83,17 @@ def estimate_delay(ref: Audio, deg: Audio, max_delay_s: float = MAX_DELAY_S) -> 
     ref_env, deg_env = _envelope(ref.samples, hop), _envelope(deg.samples, hop)
     if not (np.any(ref_env) and np.any(deg_env)):
         return 0  # a constant (silent) signal has no delay to find
-    coarse = _best_lag(ref_env, deg_env, int(max_delay_s * rate / hop))
+    coarse = _best_lag(ref_env, deg_env, len(ref_env) + len(deg_env))
+    if abs(coarse) * hop > max_delay_s * rate:
+        raise DelayTooLargeError(
+            f"the degraded signal is {abs(coarse) * hop / rate:.2f} s {'later' if coarse > 0 else 'earlier'} "
+            f"than the reference; alignment removes at most {max_delay_s:g} s: trim it to the reference's start")
     centre = coarse * hop
     return _best_lag(ref.samples, deg.samples, 2 * hop, centre=centre)
 
 
 def align(ref: Audio, deg: Audio, rate: int, max_delay_s: float = MAX_DELAY_S) -> Alignment:
-    """Resample both signals to ``rate``, remove their constant delay and trim to the common part.
+    """Resample both signals to ``rate``, remove their constant delay and lay ``deg`` over ``ref``'s span.
 
     Args:
         ref: reference audio (any rate).
@@ -77,17 +102,21 @@ def align(ref: Audio, deg: Audio, rate: int, max_delay_s: float = MAX_DELAY_S) -
         max_delay_s: largest delay searched, seconds.
 
     Returns:
-        The aligned pair and the delay that was removed.
+        The aligned pair, the delay that was removed, and how much of each signal found no counterpart.
+
+    Raises:
+        DelayTooLargeError: the offset exceeds ``max_delay_s``.
     """
     ref_r, deg_r = ref.resample(rate), deg.resample(rate)
     delay = estimate_delay(ref_r, deg_r, max_delay_s)
-    r, d = ref_r.samples, deg_r.samples
-    if delay > 0:
-        d = d[delay:]
-    elif delay < 0:
-        r = r[-delay:]
-    n = min(len(r), len(d))
-    return Alignment(Audio(np.ascontiguousarray(r[:n]), rate), Audio(np.ascontiguousarray(d[:n]), rate), delay)
+    n_ref, n_deg = len(ref_r.samples), len(deg_r.samples)
+    # Reference sample t lies against degraded sample t + delay.
+    first, last = max(0, -delay), min(n_ref, n_deg - delay)
+    shifted = np.zeros(n_ref, np.float32)
+    if last > first:
+        shifted[first:last] = deg_r.samples[first + delay:last + delay]
+    covered = max(last - first, 0)
+    return Alignment(ref_r, Audio(shifted, rate), delay, n_ref - covered, n_deg - covered)
 
 
 def _envelope(x: np.ndarray, hop: int) -> np.ndarray:

@@ -12,7 +12,11 @@ near-clean fixture copy, PESQ-WB 3.26: unchanged at +0.15 s, 2.77 at +0.2 s,
 
 STOI (``pystoi``) has no alignment of its own: a 10 ms offset drops a perfect
 copy from 1.0 to 0.88. The constant delay is removed first (eval.metrics.align)
-and recorded.
+and recorded, and the degraded signal is laid over the reference's whole span,
+so speech missing from it lowers the score. A digitally silent degraded signal
+scores 0 for both (STOI's envelope correlation with nothing; pystoi would
+otherwise return ESTOI of the random dither it adds, a different number on
+every run).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import numpy as np
 import pesq as pesq_lib
 from pystoi import stoi as pystoi_stoi
 
-from eval.metrics.align import Alignment, align
+from eval.metrics.align import Alignment, DelayTooLargeError, align
 from eval.metrics.core import MetricInputs, MetricResult, failed
 from lab.audio import Audio
 
@@ -84,45 +88,60 @@ def stoi_score(ref: Audio, deg: Audio, extended: bool = False) -> tuple[float, A
         (score, alignment): the score (STOI 0-1, ESTOI -1-1) and the alignment used (its delay_ms).
 
     Raises:
-        StoiError: the aligned overlap is shorter than 0.4 s or silent.
+        StoiError: the degraded signal covers less than 0.4 s of the reference, or the reference is silent.
+        DelayTooLargeError: the signals are offset by more than the aligner removes.
     """
     aligned = align(ref, deg, ALIGN_RATE)
-    return _stoi_on_aligned(aligned, extended), aligned
+    return _stoi_on_aligned(aligned, extended)[0], aligned
 
 
 def score(names: list[str], inputs: MetricInputs, model: None = None) -> dict[str, MetricResult]:
     """Compute the requested intrusive metrics; the reference must be present.
 
-    The delay is estimated once and shared by all four metrics' details.
+    The delay is estimated once and shared by all four metrics' details; when it is beyond what the
+    aligner removes, STOI and ESTOI fail with that message and PESQ (its own alignment) still runs.
     ``model`` is always None: the family interface passes it to model-based families.
     """
     assert inputs.ref is not None, "callers skip intrusive metrics without a reference"
-    aligned = align(inputs.ref, inputs.deg, ALIGN_RATE)
-    shared = {"delay_ms": aligned.delay_ms}
+    try:
+        aligned: Alignment | DelayTooLargeError = align(inputs.ref, inputs.deg, ALIGN_RATE)
+        shared = {"delay_ms": aligned.delay_ms}
+    except DelayTooLargeError as exc:
+        aligned, shared = exc, {"delay_ms": None}
     results: dict[str, MetricResult] = {}
     for name in names:
         try:
             if name.startswith("pesq"):
                 value = pesq_mos(inputs.ref, inputs.deg, name.removeprefix("pesq_"))
                 details = {**shared, "delay_removed": False, "alignment": "P.862 internal time alignment"}
+            elif isinstance(aligned, DelayTooLargeError):
+                raise aligned
             else:
-                value = _stoi_on_aligned(aligned, extended=name == "estoi")
-                details = {**shared, "delay_removed": True, "aligned_seconds": aligned.ref.duration}
-        except (pesq_lib.PesqError, ValueError) as exc:  # StoiError, SilentSignalError, P.862 input errors
+                value, facts = _stoi_on_aligned(aligned, extended=name == "estoi")
+                details = {**shared, "delay_removed": True, **facts}
+        except (pesq_lib.PesqError, ValueError) as exc:  # StoiError, SilentSignalError, delay, P.862 input errors
             results[name] = failed(name, exc)
             continue
         results[name] = MetricResult(name, value, details=details)
     return results
 
 
-def _stoi_on_aligned(aligned: Alignment, extended: bool) -> float:
-    if aligned.ref.duration < MIN_STOI_SECONDS:
-        raise StoiError(f"the aligned overlap is {aligned.ref.duration:.2f} s; STOI needs at least "
-                        f"{MIN_STOI_SECONDS} s of common signal")
+def _stoi_on_aligned(aligned: Alignment, extended: bool) -> tuple[float, dict[str, float | bool]]:
+    """(STOI or ESTOI, facts for the details: how much of each signal was compared)."""
+    facts: dict[str, float | bool] = {
+        "covered_seconds": round(aligned.covered_seconds, 3),
+        "uncovered_seconds": round(aligned.uncovered_samples / ALIGN_RATE, 3),
+        "dropped_seconds": round(aligned.dropped_samples / ALIGN_RATE, 3),
+    }
+    if aligned.covered_seconds < MIN_STOI_SECONDS:
+        raise StoiError(f"the degraded signal covers {aligned.covered_seconds:.2f} s of the reference after "
+                        f"alignment; STOI needs at least {MIN_STOI_SECONDS} s of common signal")
     ref, deg = aligned.ref.resample(STOI_RATE).samples, aligned.deg.resample(STOI_RATE).samples
     n = min(len(ref), len(deg))
     if not np.any(ref[:n]):
         raise StoiError("the reference is digital silence; STOI is undefined")
+    if not np.any(deg[:n]):
+        return 0.0, {**facts, "degraded_silent": True}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         value = pystoi_stoi(ref[:n].astype(np.float64), deg[:n].astype(np.float64), STOI_RATE, extended=extended)
@@ -130,4 +149,4 @@ def _stoi_on_aligned(aligned: Alignment, extended: bool) -> float:
     for w in caught:
         if "Not enough STFT frames" in str(w.message):
             raise StoiError("fewer than 30 speech frames (384 ms) remain after pystoi removes silent frames")
-    return float(value)
+    return float(value), facts
