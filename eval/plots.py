@@ -36,7 +36,8 @@ def distribution_png(groups: Sequence[tuple[str, Sequence[float]]], title: str, 
     rng = np.random.default_rng(0)  # fixed jitter: the same results give the same picture
     for x, values in zip(positions, data, strict=True):
         ax.plot(x + rng.uniform(-0.15, 0.15, len(values)), values, "o", ms=3, alpha=0.5, color="tab:blue")
-    ax.set_xticks(positions, [_short(label) for label, _ in groups], rotation=20, ha="right")
+    # Labels come from manifests: drawn literally, never parsed as mathtext ("$x^$" would raise).
+    ax.set_xticks(positions, [_short(label) for label, _ in groups], rotation=20, ha="right", parse_math=False)
     ax.set_title(title)
     ax.set_ylabel(unit)
     ax.grid(axis="y", alpha=0.3)

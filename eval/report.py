@@ -18,6 +18,7 @@ from typing import Any
 
 from eval import plots, report_html, summary
 from eval.report_html import Html, esc, number
+from lab.spreadsheet import formula_safe
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +76,14 @@ def write_reports(out_dir: Path, rows: Sequence[dict[str, Any]], info: dict[str,
 
 
 def write_summary_csv(path: Path, rows: Sequence[summary.SummaryRow]) -> None:
-    """One CSV line per system/metric/statistic/model (NaN written as empty)."""
+    """One CSV line per system/metric/statistic/model (NaN written as empty; formula-like text quoted)."""
     fields = [f.name for f in dataclasses.fields(summary.SummaryRow)]
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         for row in rows:
             values = dataclasses.asdict(row)
-            writer.writerow({k: ("" if isinstance(v, float) and v != v else v) for k, v in values.items()})
+            writer.writerow({k: "" if isinstance(v, float) and v != v else formula_safe(v) for k, v in values.items()})
 
 
 def markdown(report: Report) -> str:

@@ -111,3 +111,13 @@ def test_reports_are_self_contained_escaped_and_play_audio(tmp_path: Path, rows:
     labels = {(r["system"], r["metric"], r["statistic"]) for r in table}
     assert ("A", "wer", summary.CORPUS) in labels and ("A", "wer", summary.MEAN) in labels
     assert summary.CORPUS in page and summary.MEAN in page
+
+
+def test_system_names_are_taken_literally_by_plots_and_spreadsheets(tmp_path: Path, rows: list[dict]) -> None:
+    for row in rows:
+        row["system"] = {"A": "$x^$", "B": "=cmd|' /C calc'!A0"}[row["system"]]
+    paths = report.write_reports(tmp_path, rows, {"metrics": ["pesq_wb"]}, {})
+    assert len(re.findall(r'<img src="data:image/png;base64,', paths["html"].read_text())) == 1
+    with paths["summary"].open() as f:
+        systems = {r["system"] for r in csv.DictReader(f)}
+    assert systems == {"$x^$", "'=cmd|' /C calc'!A0"}

@@ -1,7 +1,7 @@
 """Exports of a test: raw votes with their randomisation, and the analysis, as CSV and JSON.
 
-CSV cells that a spreadsheet would run as a formula (starting with = + - @)
-are prefixed with an apostrophe, so a rater's comment cannot execute.
+CSV cells that a spreadsheet would run as a formula are prefixed with an
+apostrophe (lab.spreadsheet), so a rater's comment cannot execute.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from eval.listening import report
 from eval.listening.database import Database
 from eval.listening.schema import SLOTS, Assignment, Clip, Item, Vote, iso_utc
 from lab.jsonable import to_jsonable
+from lab.spreadsheet import formula_safe
 
 ANALYSIS_SECTIONS = ("pairs", "bradley_terry", "mos", "cmos", "raters", "correlations")
 
@@ -51,12 +52,6 @@ def vote_rows(db: Database, test_id: str, flagged: set[str]) -> list[dict]:
     return rows
 
 
-def _safe_cell(value: object) -> object:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def to_csv(rows: list[dict]) -> str:
     """CSV text of dict rows (union of their keys, in first-seen order), formula-safe."""
     fields: dict[str, None] = {}
@@ -66,7 +61,7 @@ def to_csv(rows: list[dict]) -> str:
     writer = csv.DictWriter(out, fieldnames=list(fields), extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: _safe_cell(v) for k, v in row.items()})
+        writer.writerow({k: formula_safe(v) for k, v in row.items()})
     return out.getvalue()
 
 
