@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -254,12 +255,21 @@ def _init_worker(factory: ScorerFactory, threads: int) -> None:
     from threadpoolctl import threadpool_limits
 
     global _worker_scorer
+    _exit_with_parent()
     for variable in THREAD_VARIABLES:  # read by libraries that start after this point (torch, CTranslate2)
         os.environ[variable] = str(threads)
     threadpool_limits(limits=threads)  # BLAS/OpenMP pools already loaded (numpy came with the unpickling)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
     _worker_scorer = factory()
+
+
+def _exit_with_parent() -> None:
+    """End this worker when the run that started it dies: a killed run (SIGKILL, OOM) cannot shut its
+    pool down, and its idle workers would hold their models' memory (about 1.5 GB each) indefinitely."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=lambda: (parent.join(), os._exit(1)), name="exit-with-parent", daemon=True).start()
 
 
 def _score_in_worker(chunk: list[ManifestRow],

@@ -147,6 +147,50 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path: Path, speech
     assert_same_results(final, reference.rows)
 
 
+def _children(pid: int) -> list[int]:
+    """Live (not zombie) processes whose parent is ``pid``, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_workers_end_when_their_run_is_killed(tmp_path: Path, speech_set: list) -> None:
+    manifest = make_batch(tmp_path / "batch", speech_set, len(speech_set))
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "eval", "run", str(manifest), "--out", str(out), "--metrics",
+                             ",".join(CHEAP), "--workers", "2", "--no-progress"], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = out / "results.jsonl"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and (not results.exists() or not results.read_bytes().count(b"\n")):
+        time.sleep(0.02)
+    workers = [p for p in _children(proc.pid) if b"multiprocessing" in Path(f"/proc/{p}/cmdline").read_bytes()]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert results.read_bytes().count(b"\n") < 2 * len(speech_set), "the run must be killed midway"
+    assert len(workers) >= 2
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(p) for p in workers):
+        time.sleep(0.1)
+    left = [p for p in workers if _alive(p)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "pool workers outlived the killed run"
+
+
 def test_two_workers_give_the_same_numbers_as_one(tmp_path: Path, speech_set: list) -> None:
     manifest = make_batch(tmp_path / "batch", speech_set, 3)
     one = runner.run(manifest, tmp_path / "one", metrics=CHEAP, workers=1)
