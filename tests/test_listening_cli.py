@@ -82,11 +82,28 @@ def test_wrong_token_and_bad_input_exit_2(tmp_path: Path, zip_upload: Path, caps
     silent.mkdir()
     audio.save(audio.Audio(np.zeros(16000, np.float32), 16000), silent / "s.wav")
     (silent / "results.jsonl").write_text(json.dumps({"id": "u", "system": "x", "audio": "s.wav"}) + "\n"
-                                          + json.dumps({"id": "u", "system": "y", "audio": "s.wav"}) + "\n")
+                                          + json.dumps({"id": "u", "system": "y", "audio": str(SPEECH / "joe_00.flac"),
+                                                        "prompt": "s.wav"}) + "\n")
     code, _, err = _run(capsys, "listen", "create", "--from-run", str(silent), "--kind", "ab", "--question", "Q",
                         "--db", db_url)
-    assert code == 2 and "silent" in err
+    assert code == 2 and "the prompt of utterance 'u': The audio is silent" in err
     assert not any((tmp_path / "listening_audio").iterdir())  # a failed create leaves no half-made test folder
+
+
+def test_a_silent_output_is_kept_as_it_is_and_named(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    audio.save(audio.Audio(np.zeros(16000, np.float32), 16000), run / "s.wav")
+    (run / "results.jsonl").write_text("".join(json.dumps({"id": u, "system": system, "audio": path}) + "\n" for u in (
+        "joe_00", "slt_00") for system, path in (("mute", "s.wav" if u == "joe_00" else str(SPEECH / f"{u}.flac")),
+                                                  ("ok", str(SPEECH / f"{u}.flac")))))
+    code, out, _ = _run(capsys, "listen", "create", "--from-run", str(run), "--kind", "mos", "--question", "Q",
+                        "--db", f"sqlite:///{tmp_path / 'l.db'}")
+    assert code == 0
+    assert "warning: 1 output clips are silent or too quiet to measure and are played as they are" in out
+    assert "mute/joe_00" in out
+    stored = [audio.load(f) for f in (tmp_path / "listening_audio").glob("*/*.wav")]
+    assert sum(not np.any(a.samples) for a in stored) == 1  # the silent output, not a degraded copy of it
 
 
 def test_listen_tab_handlers(tmp_path: Path, zip_upload: Path, monkeypatch: pytest.MonkeyPatch) -> None:

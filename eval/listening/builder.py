@@ -2,7 +2,9 @@
 
 Every clip (system outputs, prompts and degraded attention copies alike) is
 normalised to the same integrated loudness with one gain per clip, capped so
-the peak stays below -1 dBFS; there is no per-clip peak normalisation. Items
+the peak stays below -1 dBFS; there is no per-clip peak normalisation. A system
+output too quiet to measure (silence) is kept as it is and named in the
+warnings: raters must hear that the system failed there. Items
 pair systems on the same utterance (A/B, CMOS) or present one clip (MOS,
 SMOS). Attention checks are ordinary-looking items whose right answer is
 known: an identical pair, or a deliberately degraded clip.
@@ -74,10 +76,18 @@ class _ClipWriter:
     def __init__(self, test: ListeningTest, session: Session, folder: Path) -> None:
         self.test, self.session, self.folder = test, session, folder
         self.capped = 0
+        self.unmeasurable: dict[int, str] = {}  # clip id -> "system/utterance" of outputs too quiet to match
 
     def add(self, clip_audio: lab_audio.Audio, utterance_id: str, system: str, role: str,
             metrics: dict | None = None) -> Clip:
-        matched = lab_audio.loudness_normalize(clip_audio, TARGET_LUFS, PEAK_CAP_DBFS)
+        """Store one clip; a silent system output is kept as it is (raters must hear that it failed),
+        a silent prompt is an error naming it."""
+        try:
+            matched = lab_audio.loudness_normalize(clip_audio, TARGET_LUFS, PEAK_CAP_DBFS)
+        except lab_audio.AudioError as exc:
+            if role != "output":
+                raise SourceError(f"the {role} of utterance {utterance_id!r}: {exc}") from exc
+            matched = clip_audio
         if np.max(np.abs(matched.samples)) >= 10 ** (PEAK_CAP_DBFS / 20) * 0.999:
             self.capped += 1
         filename = f"{tokens.new_id(9)}.wav"
@@ -86,7 +96,21 @@ class _ClipWriter:
                     duration=matched.duration, metrics=metrics or {})
         self.session.add(clip)
         self.session.flush()
+        if matched is clip_audio:
+            self.unmeasurable[clip.id] = f"{system}/{utterance_id}"
         return clip
+
+    def warnings(self) -> list[str]:
+        """What the owner should know about the clips as written."""
+        out = []
+        if self.capped:
+            out.append(f"{self.capped} clips could not reach {TARGET_LUFS} LUFS without exceeding "
+                       f"{PEAK_CAP_DBFS} dBFS peak")
+        if self.unmeasurable:
+            names = sorted(self.unmeasurable.values())
+            out.append(f"{len(names)} output clips are silent or too quiet to measure and are played as they are "
+                       f"(not used for attention checks): {', '.join(names[:10])}{' …' if len(names) > 10 else ''}")
+        return out
 
 
 def _load(source: Path | bytes) -> lab_audio.Audio:
@@ -142,11 +166,9 @@ def create_test(db: Database, stimuli: list[Stimulus], kind: str, question: str,
     except Exception:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    warnings = [f"{writer.capped} clips could not reach {TARGET_LUFS} LUFS without exceeding {PEAK_CAP_DBFS} dBFS peak"
-                ] if writer.capped else []
     log.info("created %s test %s: %d items, %d attention checks", kind, test_id, len(items), len(attention))
     return CreatedTest(test_id, owner_token, f"/listen/t/{test_id}", kind, len(items), len(attention),
-                       len(outputs), systems, warnings)
+                       len(outputs), systems, writer.warnings())
 
 
 def _normal_items(writer: _ClipWriter, stimuli: list[Stimulus], kind: str
@@ -186,7 +208,8 @@ def _attention_items(writer: _ClipWriter, outputs: list[Clip], prompts: dict[str
     count = _attention_count(n_items)
     checks = []
     folder = writer.folder
-    for clip in rng.sample(outputs, min(count, len(outputs))):
+    audible = [clip for clip in outputs if clip.id not in writer.unmeasurable]
+    for clip in rng.sample(audible, min(count, len(audible))):
         worse = writer.add(degrade(lab_audio.load(folder / clip.filename), seed=clip.id), clip.utterance_id,
                            clip.system, "degraded")
         if kind in PAIR_KINDS:
@@ -198,7 +221,7 @@ def _attention_items(writer: _ClipWriter, outputs: list[Clip], prompts: dict[str
                                clip_a_id=worse.id, expected="low",
                                prompt_clip_id=prompts.get(clip.utterance_id)))
     if kind == "cmos" or (kind == "ab" and allow_tie):
-        for clip in rng.sample(outputs, min(count, len(outputs))):
+        for clip in rng.sample(audible, min(count, len(audible))):
             checks.append(Item(test_id=writer.test.id, kind="attention_identical", utterance_id=clip.utterance_id,
                                clip_a_id=clip.id, clip_b_id=clip.id, expected="same",
                                prompt_clip_id=prompts.get(clip.utterance_id)))
