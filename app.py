@@ -19,7 +19,8 @@ MAX_UPLOAD = "200mb"
 
 def build_blocks() -> gr.Blocks:
     """The Blocks UI: one tab per module in TABS."""
-    with gr.Blocks(title="Voice Lab") as demo:
+    # Gradio keeps copies of uploads and returned files in its cache: drop those older than 6 h, hourly.
+    with gr.Blocks(title="Voice Lab", delete_cache=(3600, 6 * 3600)) as demo:
         gr.Markdown("# Voice Lab\nClone voices, convert them live, synthesise speech and prove how good it is.")
         with gr.Tabs():
             for title, module in TABS:

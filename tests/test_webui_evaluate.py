@@ -11,7 +11,7 @@ import gradio as gr
 import pytest
 
 from lab import audio
-from webui import evaluate
+from webui import evaluate, scratch
 
 EVIL = "<script>alert(1)</script>"
 
@@ -34,7 +34,10 @@ def test_score_one_clip_names_skips_and_rejects_bad_audio(tmp_path: Path, speech
         evaluate.score_clip(str(clip), None, None, "", [])
 
 
-def test_batch_zip_gives_report_files_and_summary(tmp_path: Path, speech_set: list) -> None:
+def test_batch_zip_gives_report_files_and_summary(tmp_path: Path, speech_set: list,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scratch, "root", lambda: tmp_path / "scratch")
+    (tmp_path / "scratch").mkdir()
     bundle = tmp_path / "batch.zip"
     wav = tmp_path / "a.wav"
     audio.save(speech_set[0].audio, wav)
@@ -48,11 +51,14 @@ def test_batch_zip_gives_report_files_and_summary(tmp_path: Path, speech_set: li
     assert "2 rows scored" in status and "1 could not be scored" in status
     page = Path(files[0]).read_text()
     assert EVIL not in page and "data:audio/wav;base64," in page
+    work = next((tmp_path / "scratch").iterdir())
+    assert Path(files[0]).is_relative_to(work) and not (work / "input").exists(), "the unpacked upload is deleted"
     evil_zip = tmp_path / "evil.zip"
     with zipfile.ZipFile(evil_zip, "w") as z:
         z.writestr("../manifest.csv", "id,system,audio\n")
     with pytest.raises(gr.Error, match="Unsafe path"):
         evaluate.evaluate_batch(str(evil_zip), ["stoi"], 1, progress=no_progress)
+    assert list((tmp_path / "scratch").iterdir()) == [work], "a failed batch leaves nothing behind"
 
 
 def test_tab_exposes_named_api_endpoints_without_loading_heavy_modules() -> None:

@@ -9,11 +9,13 @@ load inside handlers only. API endpoints: ``score`` and ``evaluate_batch``.
 from __future__ import annotations
 
 import math
-import tempfile
+import shutil
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+
+from webui import scratch
 
 MAX_CLIP_SECONDS = 120.0
 MAX_BATCH_WORKERS = 2
@@ -85,7 +87,7 @@ def evaluate_batch(bundle: str | None, metrics: list[str], workers: float,
 
     if not bundle:
         raise gr.Error("Upload a .zip holding manifest.csv (or .jsonl) and the audio files it lists.")
-    work = Path(tempfile.mkdtemp(prefix="voicelab-eval-"))
+    work = scratch.new_folder("eval-")
     try:
         progress(0.0, desc="Unpacking the zip")
         manifest = bundles.extract(bundle, work / "input")
@@ -94,11 +96,14 @@ def evaluate_batch(bundle: str | None, metrics: list[str], workers: float,
                              workers=max(1, min(int(workers or 1), MAX_BATCH_WORKERS)),
                              on_progress=lambda done, total: progress(done / total, desc=f"Scored {done} of {total}"),
                              command=["Evaluate tab", f"{Path(bundle).name}"])
+        progress(0.99, desc="Writing the report")
+        info = provenance.read_json(outcome.out_dir / runner.RUN_FILE)
+        paths = report.write_reports(outcome.out_dir, outcome.rows, info, outcome.audio_paths)  # audio embedded
     except (bundles.BundleError, ManifestError, runner.RunError) as exc:
+        shutil.rmtree(work, ignore_errors=True)
         raise gr.Error(str(exc)) from exc
-    progress(0.99, desc="Writing the report")
-    info = provenance.read_json(outcome.out_dir / runner.RUN_FILE)
-    paths = report.write_reports(outcome.out_dir, outcome.rows, info, outcome.audio_paths)
+    finally:
+        shutil.rmtree(work / "input", ignore_errors=True)  # the unpacked upload (up to 1 GB): not needed any more
     table = [[s.system, s.metric, s.statistic, s.model, s.n, s.n_failed, s.n_skipped, _number(s.mean),
               f"[{_number(s.ci_low)}, {_number(s.ci_high)}]"] for s in report.build(outcome.rows, info).summary]
     status = (f"{len(outcome.rows)} rows scored in {outcome.seconds:.0f} s; {outcome.error_rows} could not be scored "

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import html
 import os
-import tempfile
 from pathlib import Path
 
 import gradio as gr
 from fastapi import FastAPI
+
+from webui import scratch
 
 REPO = Path(__file__).resolve().parents[1]
 KINDS = ("ab", "mos", "smos", "cmos")
@@ -72,7 +73,7 @@ def results_handler(test_id: str, token: str, exclude_flagged: bool) -> tuple[st
     if not test_id or not token or not report.owner_allowed(db, test_id, token):
         return "<p><b>No test with that id and owner token.</b></p>", None
     analysis = report.analyse_test(db, test_id, exclude_flagged=exclude_flagged)
-    folder = tempfile.mkdtemp(prefix="listen-")
+    folder = scratch.new_folder("listen-")
     files = export.export_all(db, test_id, analysis, folder)
     return results_page.render(analysis), [str(f) for f in files]
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import html
 import math
-import tempfile
 from collections.abc import Iterator
 from typing import Any
 
 import gradio as gr
 import numpy as np
+
+from webui import scratch
 
 OWN_VOICE = "(the engine's own voice)"
 AUTO = "auto"
@@ -70,8 +71,7 @@ def synthesis_events(text: str, voice: Any, engine: str, speed: float, seed: flo
         result = job.result(check=check)
     except ERRORS as exc:
         raise gr.Error(str(exc)) from exc
-    with tempfile.NamedTemporaryFile(suffix=".wav", prefix="voicelab-tts-", delete=False) as handle:
-        path = save(result.audio, handle.name)
+    path = save(result.audio, scratch.new_folder("tts-") / "speech.wav")
     yield gr.skip(), str(path), report_html(result), spectrogram(result.audio)
 
 
