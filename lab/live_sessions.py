@@ -4,7 +4,9 @@ A 2-core server can convert only so many streams in real time. Rather than let
 every stream fall behind when one too many joins, :class:`Admission` keeps a
 real-time budget and charges each session its measured load
 (p95 compute per hop / hop duration); a session that does not fit is refused
-with a message that says so. :class:`TargetStore` keeps targets prepared from
+with a message that says so. A lease may declare an idle timeout: one not
+touched for that long is reclaimed before the next admission (a client that
+went away without saying so cannot hold capacity). :class:`TargetStore` keeps targets prepared from
 uploaded references, keyed by an unguessable token, with a bounded size.
 """
 
@@ -16,7 +18,8 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -62,11 +65,26 @@ def measure_load(converter: StreamingConverter, speech: np.ndarray, hops: int = 
 
 @dataclass
 class Lease:
-    """One admitted session's claim on the budget; release it exactly once."""
+    """One admitted session's claim on the budget; release it exactly once.
+
+    Attributes:
+        load: cores claimed.
+        admission: the controller it was claimed from.
+        idle_timeout_s: reclaimed when not touched for this long (None: held until released).
+        on_reclaim: called after a reclaim, to end the session that lost its capacity.
+        touched: time.monotonic() of the last sign of life.
+    """
 
     load: float
     admission: Admission
+    idle_timeout_s: float | None = None
+    on_reclaim: Callable[[], None] | None = None
+    touched: float = field(default_factory=time.monotonic)
     released: bool = False
+
+    def touch(self) -> None:
+        """The session is alive (it sent audio)."""
+        self.touched = time.monotonic()
 
     def release(self) -> None:
         """Give the load back (idempotent)."""
@@ -104,12 +122,14 @@ class Admission:
         with self._lock:
             return sum(lease.load for lease in self._leases)
 
-    def admit(self, load: float) -> Lease:
-        """Claim ``load`` cores for a new session.
+    def admit(self, load: float, idle_timeout_s: float | None = None,
+              on_reclaim: Callable[[], None] | None = None) -> Lease:
+        """Claim ``load`` cores for a new session, after reclaiming idle leases (see :class:`Lease`).
 
         Raises:
             Busy: the session would exceed the budget or the session cap.
         """
+        self.reclaim_idle()
         with self._lock:
             used = sum(lease.load for lease in self._leases)
             full_by_cap = self.max_sessions and len(self._leases) >= self.max_sessions
@@ -119,9 +139,22 @@ class Admission:
                 raise Busy(f"The server is busy: {len(self._leases)} live session(s) are using its real-time "
                            f"capacity ({used:.2f} of {self.budget:.2f} cores). Try again in a minute, or use the "
                            "file conversion on the Clone tab.")
-            lease = Lease(load=load, admission=self)
+            lease = Lease(load=load, admission=self, idle_timeout_s=idle_timeout_s, on_reclaim=on_reclaim)
             self._leases.append(lease)
             return lease
+
+    def reclaim_idle(self) -> int:
+        """Release the leases idle beyond their timeout and end their sessions; returns how many."""
+        now = time.monotonic()
+        with self._lock:
+            idle = [lease for lease in self._leases
+                    if lease.idle_timeout_s is not None and now - lease.touched > lease.idle_timeout_s]
+        for lease in idle:
+            log.info("reclaimed a live session idle for %.1f s", now - lease.touched)
+            lease.release()
+            if lease.on_reclaim is not None:
+                lease.on_reclaim()
+        return len(idle)
 
     def _give_back(self, lease: Lease) -> None:
         with self._lock:

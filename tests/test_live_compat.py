@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 import gradio as gr
 import numpy as np
@@ -75,6 +76,23 @@ def test_bad_streams_get_a_clear_message(service, reference, first, then, messag
             live_compat.convert_chunk(service, then, reference, None, "session-a")
     live_compat.close(service, "session-a")
     assert service.admission.active == 0
+
+
+def test_a_slice_that_fails_on_a_new_stream_gives_its_capacity_back(service, reference):
+    with pytest.raises(gr.Error, match="too long"):
+        live_compat.convert_chunk(service, mic_chunk(ms=5900), reference, None, "session-a")
+    assert service.admission.active == 0 and not service.compat_streams
+
+
+def test_a_stream_nobody_plays_lapses_when_another_needs_the_capacity(service, reference, monkeypatch):
+    monkeypatch.setattr(live_compat, "IDLE_CLOSE_S", 0.2)
+    live_compat.convert_chunk(service, mic_chunk(), reference, None, "api-client")  # no player, no stop
+    with pytest.raises(gr.Error, match="busy"):
+        live_compat.convert_chunk(service, mic_chunk(), reference, None, "session-b")
+    time.sleep(0.3)
+    live_compat.convert_chunk(service, mic_chunk(), reference, None, "session-b")
+    assert list(service.compat_streams) == ["session-b"] and service.admission.active == 1
+    live_compat.close(service, "session-b")
 
 
 def test_silent_microphone_is_fine(service, reference):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -35,6 +37,31 @@ def test_session_cap_applies_regardless_of_load():
         admission.admit(0.01)
     leases[0].release()
     admission.admit(0.01)
+
+
+def test_an_idle_lease_is_reclaimed_before_the_next_admission():
+    admission = Admission(budget=100.0, max_sessions=1)
+    ended = []
+    quiet = admission.admit(0.1, idle_timeout_s=0.05, on_reclaim=lambda: ended.append("quiet"))
+    held = Admission(budget=100.0, max_sessions=1)
+    forever = held.admit(0.1)  # no timeout: held until released
+    time.sleep(0.1)
+    admission.admit(0.1)  # would be busy if the quiet session still held its slot
+    assert quiet.released and ended == ["quiet"] and admission.active == 1
+    with pytest.raises(Busy):
+        held.admit(0.1)
+    assert not forever.released
+
+
+def test_touching_a_lease_keeps_it():
+    admission = Admission(budget=100.0, max_sessions=1)
+    lease = admission.admit(0.1, idle_timeout_s=0.15)
+    for _ in range(4):
+        time.sleep(0.05)
+        lease.touch()
+    with pytest.raises(Busy):
+        admission.admit(0.1)
+    assert not lease.released
 
 
 def test_measured_load_reflects_compute_per_hop():

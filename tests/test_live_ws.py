@@ -108,6 +108,13 @@ def test_nan_frames_are_reported_and_replaced_by_silence(client_and_target, payl
     (json.dumps({"type": "hello", "sample_rate": 5}), None, "sample_rate must be"),
     (json.dumps({"type": "hello", "sample_rate": 16000, "target_id": "nope"}), None, "Unknown target"),
     (json.dumps({"type": "hello", "sample_rate": 16000, "chunk_ms": 33}), None, "chunk_ms must be"),
+    (json.dumps({"type": "hello", "sample_rate": 16000, "chunk_ms": 20.0}), None, "chunk_ms must be"),
+    (json.dumps({"type": "hello", "sample_rate": True}), None, "sample_rate must be"),
+    (json.dumps({"type": "hello", "sample_rate": 16000, "format": ["f32"]}), None, "format must be"),
+    (None, json.dumps({"type": "hello", "sample_rate": 16000, "chunk_ms": 40}), "changed chunk_ms"),
+    (None, '{"type": "ping", "t": ' + "9" * 5000 + "}", "not valid JSON"),
+    (None, "[" * 100000 + "]" * 100000, "not valid JSON"),
+    ('{"type": "hello", "sample_rate": ' + "1" * 5000 + "}", None, "not valid JSON"),
     ("not json", None, "Expecting value"),
     (json.dumps([1, 2]), None, "first message must be a JSON hello"),
 ])
@@ -121,6 +128,82 @@ def test_protocol_violations_get_a_clear_message_and_free_the_session(client_and
         error = json.loads(ws.receive_text())
         assert error["type"] == "error" and message in error["message"], error
     assert service.admission.active == 0
+
+
+def test_binary_before_the_hello_and_engines_that_cannot_stream_are_refused(client_and_target, monkeypatch):
+    client, service, target = client_and_target
+    with client.websocket_connect("/live/ws") as ws:
+        ws.send_bytes(b"\x00" * 64)
+        assert "first message must be a JSON hello" in json.loads(ws.receive_text())["message"]
+
+    def whole_files_only(*_args):
+        raise ValueError("speecht5-vc converts whole files only; use world-knn for live conversion.")
+
+    monkeypatch.setattr(service.backend, "streamer", whole_files_only)
+    with client.websocket_connect("/live/ws") as ws:
+        ws.send_text(hello(target))
+        reply = json.loads(ws.receive_text())
+        assert reply["type"] == "error" and "whole files only" in reply["message"]
+
+
+def test_non_finite_ping_times_are_not_echoed(client_and_target):
+    client, _, target = client_and_target
+    with client.websocket_connect("/live/ws") as ws:
+        ws.send_text(hello(target))
+        ws.receive_text()
+        ws.send_text('{"type": "ping", "t": NaN}')
+        assert json.loads(ws.receive_text()) == {"type": "pong", "t": None}
+
+
+def test_a_client_that_goes_quiet_is_closed_and_frees_its_capacity(client_and_target, monkeypatch):
+    monkeypatch.setattr("webui.live_ws.IDLE_TIMEOUT_S", 0.3)
+    client, service, target = client_and_target
+    with client.websocket_connect("/live/ws") as ws:
+        ws.send_text(hello(target))
+        ws.receive_text()
+        assert service.admission.active == 1
+        error = json.loads(ws.receive_text())  # nothing sent: the server gives up after the timeout
+        assert error["fatal"] and "No audio or message received for 0.3 s" in error["message"]
+    assert service.admission.active == 0
+
+
+def test_simultaneous_hellos_measure_the_load_once(reference_bytes, monkeypatch):
+    measured = []
+
+    def slow_measure(converter, speech):
+        measured.append(threading.get_ident())
+        time.sleep(0.2)
+        return 0.1
+
+    monkeypatch.setattr("webui.live_ws.measure_load", slow_measure)
+    app, service = make_app(max_sessions=10)
+    with TestClient(app) as client:
+        target = client.post("/live/reference?engine=toy", content=reference_bytes).json()["target_id"]
+
+    async def open_many() -> list:
+        return await asyncio.gather(*(service.open_session(json.loads(hello(target))) for _ in range(5)))
+
+    sessions = asyncio.run(open_many())
+    assert len(measured) == 1 and service.admission.used == pytest.approx(0.5)
+    for _, lease, _ in sessions:
+        lease.release()
+
+
+def test_a_fallback_engine_is_named_when_the_reference_is_prepared(reference_bytes, monkeypatch):
+    app, service = make_app()
+    prepare = service.backend.prepare_target
+
+    def prepare_with_fallback(speech, engine):
+        target = prepare(speech, "toy")
+        target.model.update(requested=engine, fallback_reason="its weights are not in checkpoints/")
+        return target
+
+    monkeypatch.setattr(service.backend, "prepare_target", prepare_with_fallback)
+    with TestClient(app) as client:
+        body = client.post("/live/reference?engine=knn-vc-wavlm", content=reference_bytes).json()
+    assert body["engine"] == "toy" and body["requested_engine"] == "knn-vc-wavlm"
+    assert body["warnings"][0] == ("knn-vc-wavlm is not available (its weights are not in checkpoints/); "
+                                   "toy runs instead.")
 
 
 def test_silent_microphone_streams_silence(client_and_target):

@@ -17,6 +17,7 @@ import numpy as np
 from scipy.signal import lfilter
 
 from lab.audio import Audio
+from lab.convert import Target
 
 SMOOTHING = 0.85  # one-pole low-pass after overlap-add: a stateful stage, like a vocoder's filters
 
@@ -77,10 +78,11 @@ class OlaToyConverter:
 def toy_backend(sleep_s: float = 0.0) -> SimpleNamespace:
     """A stand-in for lab.convert (prepare_target + streamer) built on the toy converter."""
 
-    def prepare_target(reference: Audio, engine: str = "toy") -> dict[str, Any]:
+    def prepare_target(reference: Audio, engine: str = "toy") -> Target:
         if engine != "toy":
             raise ValueError(f"Unknown engine {engine!r}; the toy backend has 'toy'.")
-        return {"reference_seconds": reference.duration}
+        provenance = {"requested": engine, "used": "toy", "fallback_reason": None}
+        return Target("toy", {"reference_seconds": reference.duration}, reference.duration, provenance)
 
     def streamer(target: Any, engine: str = "toy", chunk_ms: int = 20) -> OlaToyConverter:
         return OlaToyConverter(hop_samples=16 * chunk_ms, sleep_s=sleep_s)

@@ -6,7 +6,9 @@ into the session's outbox, and one generator started with the recording
 (``mic.start_recording``) yields it as a single continuous output stream (Gradio
 streams generator output as HLS). The delay is far higher than the WebSocket
 path and the UI says so. Conversion is the same :class:`lab.streaming.StreamSession`,
-holding a lease on the same admission controller.
+holding a lease on the same admission controller; the lease lapses after
+``IDLE_CLOSE_S`` without a slice, whether or not the player is still running
+(an API client may never start one).
 """
 
 from __future__ import annotations
@@ -46,10 +48,9 @@ class CompatStream:
     lease: Lease
     outbox: queue.Queue = field(default_factory=queue.Queue)
     closed: threading.Event = field(default_factory=threading.Event)
-    last_chunk: float = field(default_factory=time.monotonic)
 
 
-def _open(service: Any, reference_path: str | None, voice: str | None, rate: int) -> CompatStream:
+def _open(service: Any, reference_path: str | None, voice: str | None, rate: int, session_hash: str) -> CompatStream:
     if voice:
         info = asyncio.run(service.prepare_voice(voice, service.default_engine))
     elif reference_path:
@@ -58,8 +59,16 @@ def _open(service: Any, reference_path: str | None, voice: str | None, rate: int
     else:
         raise gr.Error("Pick an enrolled voice or upload a reference recording first.")
     hello = {"type": "hello", "sample_rate": rate, "target_id": info["target_id"], "chunk_ms": CHUNK_MS}
-    session, lease, _ = asyncio.run(service.open_session(hello))
+    session, lease, _ = asyncio.run(service.open_session(hello, idle_timeout_s=IDLE_CLOSE_S,
+                                                         on_reclaim=lambda: _forget_lapsed(service, session_hash)))
     return CompatStream(session, session.initial_state(), lease)
+
+
+def _forget_lapsed(service: Any, session_hash: str) -> None:
+    """A lease lapsed: close the session's stream if it is the one that held it (not a newer one)."""
+    stream = service.compat_streams.get(session_hash)
+    if stream is not None and stream.lease.released:
+        close(service, session_hash)
 
 
 def convert_chunk(service: Any, chunk: tuple[int, np.ndarray] | None, reference_path: str | None,
@@ -73,17 +82,22 @@ def convert_chunk(service: Any, chunk: tuple[int, np.ndarray] | None, reference_
         return ""
     rate, samples = chunk
     stream = service.compat_streams.get(session_hash)
+    opened = False
     try:
         x = from_array(samples, rate) if len(samples) else Audio(np.zeros(0, np.float32), rate)
         if stream is None or stream.closed.is_set():
-            stream = _open(service, reference_path, voice, rate)
-            service.compat_streams[session_hash] = stream
+            stream = _open(service, reference_path, voice, rate, session_hash)
+            service.compat_streams[session_hash], opened = stream, True
         if rate != stream.session.client_rate:
             raise gr.Error(f"The microphone rate changed mid-stream ({stream.session.client_rate} -> {rate} Hz). "
                            "Stop and record again.")
         y, stream.state = stream.session.step(x.samples, stream.state)
-        stream.last_chunk = time.monotonic()
-    except (Busy, AudioError, ValueError) as exc:
+        stream.lease.touch()
+    except (Busy, AudioError, ValueError, gr.Error) as exc:
+        if opened:  # a stream that never converted a slice must not keep its capacity
+            close(service, session_hash)
+        if isinstance(exc, gr.Error):
+            raise
         raise gr.Error(str(exc)) from exc
     stream.outbox.put(y)
     r = stream.session.report(stream.state)
@@ -102,7 +116,7 @@ def play(service: Any, session_hash: str) -> Iterator[bytes]:
     started = time.monotonic()
     try:
         while (not stream.closed.is_set() and time.monotonic() - started < MAX_STREAM_S
-               and time.monotonic() - stream.last_chunk < IDLE_CLOSE_S):
+               and time.monotonic() - stream.lease.touched < IDLE_CLOSE_S):
             time.sleep(YIELD_EVERY_S)
             parts = []
             while not stream.outbox.empty():

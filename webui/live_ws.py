@@ -6,16 +6,21 @@ the server answers ``{"type": "ready", ...latency budget}`` or ``{"type":
 "error"|"busy", "message": ...}`` and closes. Then binary frames of mono PCM
 (little-endian float32 or int16) flow in both directions; the server sends
 ``{"type": "stats", ...}`` twice a second and accepts ``{"type":
-"client_stats", "underruns": N, "buffer_ms": X}``. Targets are prepared from an
-uploaded reference by ``POST /live/reference`` (raw audio bytes), which
-returns the token.
+"client_stats", "underruns": N, "buffer_ms": X}``. A client that sends nothing
+for ``IDLE_TIMEOUT_S`` is closed, so a forgotten tab cannot hold capacity.
+Targets are prepared from an uploaded reference by ``POST /live/reference``
+(raw audio bytes), which returns the token and the engine that really runs.
+Any message the server cannot use gets a JSON error before the socket closes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import math
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +41,10 @@ MAX_REFERENCE_BYTES = 20 * 1024 * 1024
 CHUNK_MS_CHOICES = (10, 20, 40, 80)
 FORMATS = {"f32": np.dtype("<f4"), "s16": np.dtype("<i2")}
 HELLO_TIMEOUT_S = 10.0
+IDLE_TIMEOUT_S = 10.0
 STATS_EVERY_S = 0.5
+# What a mid-stream hello may not change (a microphone switch resends it), with the first hello's defaults.
+SESSION_KEYS = {"sample_rate": None, "chunk_ms": 20, "format": "f32", "target_id": None}
 
 
 class ProtocolError(ValueError):
@@ -59,6 +67,8 @@ class LiveService:
     targets: TargetStore = field(default_factory=TargetStore)
     loads: dict[tuple[str, int], float] = field(default_factory=dict)
     compat_streams: dict[str, Any] = field(default_factory=dict)  # Gradio session hash -> its compatibility stream
+    # One admission at a time: concurrent load measurements would slow each other and inflate the figure.
+    admit_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     async def prepare_reference(self, data: bytes, engine: str) -> dict[str, Any]:
         """Clean (lab.reference) and prepare an uploaded reference; returns ``{"target_id", ...}``."""
@@ -75,39 +85,55 @@ class LiveService:
 
     async def _register(self, speech: Audio, engine: str, warnings: list[str] | None = None) -> dict[str, Any]:
         target = await asyncio.to_thread(self.backend.prepare_target, speech, engine)
-        token = self.targets.add(engine, target, speech.slice(0.0, 3.0))
-        return {"target_id": token, "duration_s": round(speech.duration, 2), "engine": engine,
-                "warnings": warnings or []}
+        token = self.targets.add(target.engine, target, speech.slice(0.0, 3.0))
+        fallback = target.model.get("fallback_reason")
+        notes = [f"{engine} is not available ({fallback}); {target.engine} runs instead."] if fallback else []
+        return {"target_id": token, "duration_s": round(speech.duration, 2), "engine": target.engine,
+                "requested_engine": engine, "model": target.model, "warnings": notes + (warnings or [])}
 
-    async def open_session(self, hello: dict[str, Any]) -> tuple[StreamSession, Any, np.dtype]:
+    async def open_session(self, hello: dict[str, Any], idle_timeout_s: float | None = None,
+                           on_reclaim: Any = None) -> tuple[StreamSession, Any, np.dtype]:
         """Validate a hello, build the converter and claim capacity.
 
+        Args:
+            hello: the client's hello message.
+            idle_timeout_s, on_reclaim: see lab.live_sessions.Lease (for clients that cannot say goodbye).
+
         Raises:
-            ProtocolError: malformed hello or unknown target. Busy: no capacity left.
+            ProtocolError: malformed hello, unknown target, or an engine that cannot stream. Busy: no capacity left.
         """
         rate, chunk_ms, fmt = hello.get("sample_rate"), hello.get("chunk_ms", 20), hello.get("format", "f32")
-        if not isinstance(rate, int) or not 8000 <= rate <= 192000:
+        if type(rate) is not int or not 8000 <= rate <= 192000:
             raise ProtocolError(f"hello.sample_rate must be an integer 8000-192000 Hz, got {rate!r}.")
-        if chunk_ms not in CHUNK_MS_CHOICES:
+        if type(chunk_ms) is not int or chunk_ms not in CHUNK_MS_CHOICES:
             raise ProtocolError(f"hello.chunk_ms must be one of {CHUNK_MS_CHOICES}, got {chunk_ms!r}.")
-        if fmt not in FORMATS:
+        if not isinstance(fmt, str) or fmt not in FORMATS:
             raise ProtocolError(f"hello.format must be one of {sorted(FORMATS)}, got {fmt!r}.")
         try:
             engine, target, speech = self.targets.get(str(hello.get("target_id")))
         except KeyError:
             raise ProtocolError("Unknown target voice: upload a reference (or pick a voice) again.") from None
-        converter = await asyncio.to_thread(self.backend.streamer, target, engine, chunk_ms)
-        key = (engine, chunk_ms)
-        # measured on the client's own voice sample; again whenever the server is idle, so one busy moment
-        # of the machine does not set the capacity for good
-        if key not in self.loads or self.admission.active == 0:
-            probe = await asyncio.to_thread(self.backend.streamer, target, engine, chunk_ms)
-            speech_at_rate = speech.resample(converter.sample_rate).samples
-            self.loads[key] = await asyncio.to_thread(measure_load, probe, speech_at_rate)
-            log.info("live load of %s at %d ms: %.3f cores per session", engine, chunk_ms, self.loads[key])
-        lease = self.admission.admit(self.loads[key])
+        try:
+            converter = await asyncio.to_thread(self.backend.streamer, target, engine, chunk_ms)
+        except ValueError as exc:  # e.g. an engine that converts whole files only
+            raise ProtocolError(str(exc)) from exc
+        lease = await asyncio.to_thread(self._measure_and_admit, engine, chunk_ms, target, speech, idle_timeout_s,
+                                        on_reclaim)
         session = StreamSession(converter, client_rate=rate, chunk_samples=round(rate * chunk_ms / 1000))
         return session, lease, FORMATS[fmt]
+
+    def _measure_and_admit(self, engine: str, chunk_ms: int, target: Any, speech: Audio,
+                           idle_timeout_s: float | None, on_reclaim: Any) -> Any:
+        """The load is measured on the client's own voice sample, and again whenever the server is idle, so one
+        busy moment of the machine does not set the capacity for good; never two measurements at once."""
+        key = (engine, chunk_ms)
+        with self.admit_lock:
+            self.admission.reclaim_idle()
+            if key not in self.loads or self.admission.active == 0:
+                probe = self.backend.streamer(target, engine, chunk_ms)
+                self.loads[key] = measure_load(probe, speech.resample(probe.sample_rate).samples)
+                log.info("live load of %s at %d ms: %.3f cores per session", engine, chunk_ms, self.loads[key])
+            return self.admission.admit(self.loads[key], idle_timeout_s, on_reclaim)
 
 
 async def _send_json(ws: WebSocket, payload: dict[str, Any]) -> None:
@@ -125,13 +151,32 @@ async def _decode_frame(data: bytes, dtype: np.dtype, session: StreamSession) ->
 
 
 
+def _parse(text: str | None) -> Any:
+    """A text message as JSON; anything json cannot read (including huge numbers, deep nesting) is a ProtocolError."""
+    try:
+        return json.loads(text or "null")
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(f"A text message is not valid JSON: {str(exc)[:200] or type(exc).__name__}.") from None
+
+
+async def _receive(ws: WebSocket, timeout_s: float, what: str) -> dict[str, Any]:
+    """The next ASGI message; ProtocolError when none arrives within ``timeout_s``."""
+    try:
+        return await asyncio.wait_for(ws.receive(), timeout_s)
+    except TimeoutError:
+        raise ProtocolError(f"{what} for {timeout_s:g} s: the session was closed.") from None
+
+
 async def serve_socket(ws: WebSocket, service: LiveService) -> None:
-    """Run one live stream from hello to disconnect; always releases its capacity."""
+    """Run one live stream from hello to disconnect; always releases its capacity, never raises."""
     await ws.accept()
     lease = None
     try:
         try:
-            hello = json.loads(await asyncio.wait_for(ws.receive_text(), HELLO_TIMEOUT_S))
+            message = await _receive(ws, HELLO_TIMEOUT_S, "No hello received")
+            if message["type"] == "websocket.disconnect":
+                return
+            hello = _parse(message.get("text"))
             if not isinstance(hello, dict) or hello.get("type") != "hello":
                 raise ProtocolError('The first message must be a JSON hello: {"type": "hello", ...}.')
             session, lease, dtype = await service.open_session(hello)
@@ -139,24 +184,35 @@ async def serve_socket(ws: WebSocket, service: LiveService) -> None:
             await _send_json(ws, {"type": "busy", "message": str(exc)})
             await ws.close(code=1013)
             return
-        except (ProtocolError, json.JSONDecodeError, TimeoutError, AudioError, ModelUnavailable) as exc:
-            await _send_json(ws, {"type": "error", "message": str(exc) or "No hello received in time."})
+        except (ProtocolError, AudioError, ModelUnavailable) as exc:
+            await _send_json(ws, {"type": "error", "message": str(exc)})
             await ws.close(code=1008)
             return
         await _send_json(ws, {"type": "ready", **to_jsonable(session.report(session.initial_state()))})
-        await _stream(ws, session, dtype)
+        await _stream(ws, session, dtype, {k: hello.get(k, default) for k, default in SESSION_KEYS.items()})
     except WebSocketDisconnect:
         log.info("live client disconnected")
+    except Exception:  # a bug must not leave the client without an answer (the server itself survives anyway)
+        log.exception("live session failed")
+        with contextlib.suppress(Exception):  # the socket may be gone already
+            await _send_json(ws, {"type": "error", "message": "Internal error in the live session; it was closed.",
+                                  "fatal": True})
+            await ws.close(code=1011)
     finally:
         if lease is not None:
             lease.release()
 
 
-async def _stream(ws: WebSocket, session: StreamSession, dtype: np.dtype) -> None:
+async def _stream(ws: WebSocket, session: StreamSession, dtype: np.dtype, settings: dict[str, Any]) -> None:
     state = session.initial_state()
     last_stats = time.monotonic()
     while True:
-        message = await ws.receive()
+        try:
+            message = await _receive(ws, IDLE_TIMEOUT_S, "No audio or message received")
+        except ProtocolError as exc:
+            await _send_json(ws, {"type": "error", "message": f"{exc} Press Start to go on.", "fatal": True})
+            await ws.close(code=1000)
+            return
         if message["type"] == "websocket.disconnect":
             return
         try:
@@ -171,10 +227,10 @@ async def _stream(ws: WebSocket, session: StreamSession, dtype: np.dtype) -> Non
                     await ws.send_bytes((y * 32767).astype("<i2").tobytes() if dtype.kind == "i"
                                         else y.astype("<f4").tobytes())
             else:
-                reply = _handle_text(json.loads(message.get("text") or "null"), session, state)
+                reply = _handle_text(_parse(message.get("text")), settings, state)
                 if reply:
                     await _send_json(ws, reply)
-        except (ProtocolError, json.JSONDecodeError) as exc:
+        except ProtocolError as exc:
             await _send_json(ws, {"type": "error", "message": str(exc), "fatal": True})
             await ws.close(code=1008)
             return
@@ -183,19 +239,23 @@ async def _stream(ws: WebSocket, session: StreamSession, dtype: np.dtype) -> Non
             await _send_json(ws, {"type": "stats", **to_jsonable(session.report(state))})
 
 
-def _handle_text(msg: Any, session: StreamSession, state: Any) -> dict[str, Any] | None:
+def _handle_text(msg: Any, settings: dict[str, Any], state: Any) -> dict[str, Any] | None:
     if not isinstance(msg, dict):
         raise ProtocolError("Text messages must be JSON objects.")
     if msg.get("type") == "hello":
-        if msg.get("sample_rate") != session.client_rate:
-            raise ProtocolError(f"The sample rate changed mid-stream ({session.client_rate} Hz -> "
-                                f"{msg.get('sample_rate')} Hz). Stop and start again to use the new rate.")
+        if msg.get("sample_rate") != settings["sample_rate"]:
+            raise ProtocolError(f"The sample rate changed mid-stream ({settings['sample_rate']} Hz -> "
+                                f"{msg.get('sample_rate')!r} Hz). Stop and start again to use the new rate.")
+        changed = [k for k, default in SESSION_KEYS.items() if msg.get(k, default) != settings[k]]
+        if changed:
+            raise ProtocolError(f"A hello mid-stream changed {', '.join(changed)}. Stop and start again to change it.")
     elif msg.get("type") == "client_stats":
         underruns = msg.get("underruns")
-        if isinstance(underruns, int) and underruns >= 0:
+        if type(underruns) is int and underruns >= 0:
             state.client_underruns = underruns
     elif msg.get("type") == "ping":
-        return {"type": "pong", "t": msg.get("t") if isinstance(msg.get("t"), int | float) else None}
+        t = msg.get("t")
+        return {"type": "pong", "t": t if type(t) in (int, float) and math.isfinite(t) else None}
     else:
         raise ProtocolError(f"Unknown message type {msg.get('type')!r}.")
     return None

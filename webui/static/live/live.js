@@ -49,7 +49,7 @@ async function useVoice() {
   const body = await res.json();
   if (!res.ok) { setStatus(body.error || `Could not use the voice (${res.status}).`, 'error'); return; }
   state.targetId = body.target_id;
-  setStatus(`Target ready (enrolled voice ${name}). Press Start and speak.`, 'ok');
+  setStatus(`Target ready (enrolled voice ${name}, ${targetNote(body)}). Press Start and speak.`, 'ok');
 }
 
 async function uploadReference() {
@@ -61,7 +61,12 @@ async function uploadReference() {
   const body = await res.json();
   if (!res.ok) { setStatus(body.error || `Upload failed (${res.status}).`, 'error'); return; }
   state.targetId = body.target_id;
-  setStatus(`Target ready (${body.duration_s} s reference). Press Start and speak.`, 'ok');
+  setStatus(`Target ready (${body.duration_s} s reference, ${targetNote(body)}). Press Start and speak.`, 'ok');
+}
+
+// The engine that really runs, and any warning (a fallback is never silent).
+function targetNote(body) {
+  return [`engine ${body.engine}`, ...(body.warnings || [])].join('; ');
 }
 
 function engineRate() {
