@@ -45,9 +45,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         metrics = _parse_metrics(args.metrics)
         inputs = MetricInputs(
-            deg=audio.load(args.deg),
-            ref=audio.load(args.ref) if args.ref else None,
-            prompt=audio.load(args.prompt) if args.prompt else None,
+            deg=audio.load(args.deg, role="--deg"),
+            ref=audio.load(args.ref, role="--ref") if args.ref else None,
+            prompt=audio.load(args.prompt, role="--prompt") if args.prompt else None,
             text=args.text,
         )
         scorer = Scorer(asr=args.asr, speaker=args.speaker, allow_fallback=not args.no_fallback)

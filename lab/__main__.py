@@ -46,8 +46,9 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 def cmd_tts(args: argparse.Namespace) -> int:
     """Synthesise text to a file (optionally in a reference voice), with timing, provenance and self-check."""
     from lab import tts
-    from lab.audio import save
+    from lab.audio import check_output, save
 
+    check_output(args.out)  # before the synthesis, not after it
     style = {k: v for k, v in (("noise_scale", args.noise_scale), ("noise_w", args.noise_w),
                                 ("pitch_semitones", args.pitch)) if v is not None}
     result = tts.synthesize(args.text, engine=args.engine, voice=args.voice, speed=args.speed, seed=args.seed,

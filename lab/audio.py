@@ -161,6 +161,7 @@ def load(
     max_seconds: float = MAX_SECONDS,
     min_seconds: float = 0.0,
     max_bytes: int = MAX_FILE_BYTES,
+    role: str | None = None,
 ) -> Audio:
     """Decode a file (path or bytes) to mono float32 Audio at its own rate.
 
@@ -172,19 +173,27 @@ def load(
         source: a file path or the bytes of an upload.
         require_speech / max_seconds / min_seconds: as in :func:`from_array`.
         max_bytes: largest accepted file size.
+        role: which input of a command this is ("source", "--ref"): every message then names it, so a
+            user with several inputs knows which one to fix.
 
     Raises:
         AudioError: missing, empty, oversized, non-audio, truncated or corrupt
-            files, and everything :func:`from_array` rejects.
+            files, and everything :func:`from_array` rejects; the message names the file.
     """
     from lab import audio_codecs
 
-    data = _read_bytes(source, max_bytes)
-    label = "The upload" if isinstance(source, bytes) else repr(Path(source).name)
+    if isinstance(source, bytes):
+        label = f"The {role} upload" if role else "The upload"
+    else:
+        label = f"The {role} {Path(source).name!r}" if role else repr(Path(source).name)
+    data = _read_bytes(source, max_bytes, label)
     samples, rate = audio_codecs.decode(data, label, max_seconds)
-    return from_array(
-        samples, rate, require_speech=require_speech, max_seconds=max_seconds, min_seconds=min_seconds
-    )
+    try:
+        return from_array(
+            samples, rate, require_speech=require_speech, max_seconds=max_seconds, min_seconds=min_seconds
+        )
+    except AudioError as exc:
+        raise AudioError(f"{label}: {exc}") from exc
 
 
 def save(audio: Audio, path: str | Path) -> Path:
@@ -195,12 +204,30 @@ def save(audio: Audio, path: str | Path) -> Path:
     formats are resampled to the nearest rate their codec supports.
 
     Raises:
-        AudioError: an unsupported suffix.
+        AudioError: an unsupported suffix, a missing folder, or a write the system refuses.
+    """
+    from lab import audio_codecs
+
+    path = check_output(path)
+    try:
+        audio_codecs.encode(audio, path)
+    except (OSError, sf.LibsndfileError) as exc:
+        raise AudioError(f"Cannot write {str(path)!r}: {exc}") from exc
+    return path
+
+
+def check_output(path: str | Path) -> Path:
+    """``path`` as a Path, once its format is known and its folder exists (check before any long work).
+
+    Raises:
+        AudioError: no or unsupported suffix, or the folder does not exist.
     """
     from lab import audio_codecs
 
     path = Path(path)
-    audio_codecs.encode(audio, path)
+    audio_codecs.check_suffix(path)
+    if not path.parent.is_dir():
+        raise AudioError(f"Cannot write {str(path)!r}: the folder {str(path.parent)!r} does not exist.")
     return path
 
 
@@ -265,23 +292,23 @@ def _to_float(x: np.ndarray) -> np.ndarray:
     raise AudioError(f"Audio samples must be real numbers (int or float), got dtype {x.dtype}.")
 
 
-def _read_bytes(source: str | Path | bytes, max_bytes: int) -> bytes:
+def _read_bytes(source: str | Path | bytes, max_bytes: int, label: str) -> bytes:
     if isinstance(source, bytes):
         data = source
     else:
         path = Path(source)
         if path.is_dir():
-            raise AudioError(f"{path.name!r} is a folder, not an audio file.")
+            raise AudioError(f"{label} is a folder, not an audio file.")
         if not path.is_file():
-            raise AudioError(f"No audio file at {path.name!r}: it does not exist.")
+            raise AudioError(f"{label} does not exist: there is no file at {str(path)!r}.")
         size = path.stat().st_size
         if size > max_bytes:  # checked before reading: a huge file is never loaded into memory
-            raise AudioError(f"The file is {_format_bytes(size)}; the limit is {_format_bytes(max_bytes)}.")
+            raise AudioError(f"{label} is {_format_bytes(size)}; the limit is {_format_bytes(max_bytes)}.")
         data = path.read_bytes()
     if len(data) == 0:
-        raise AudioError(f"The file is empty (0 bytes). Accepted formats: {ACCEPTED}.")
+        raise AudioError(f"{label} is empty (0 bytes). Accepted formats: {ACCEPTED}.")
     if len(data) > max_bytes:
-        raise AudioError(f"The file is {_format_bytes(len(data))}; the limit is {_format_bytes(max_bytes)}.")
+        raise AudioError(f"{label} is {_format_bytes(len(data))}; the limit is {_format_bytes(max_bytes)}.")
     return data
 
 

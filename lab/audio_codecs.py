@@ -59,9 +59,24 @@ def decode(data: bytes, label: str, max_seconds: float) -> tuple[np.ndarray, int
         return _decode_soundfile(sound, label, max_seconds, exact_length)
 
 
+def check_suffix(path: Path) -> str:
+    """The format ``path``'s suffix names (lower case, no dot).
+
+    Raises:
+        AudioError: no suffix, or one no encoder here writes.
+    """
+    suffix = path.suffix.lower().lstrip(".")
+    accepted = ", ".join(f".{s}" for s in (*SOUNDFILE_FORMATS, *AV_FORMATS))
+    if not suffix:
+        raise AudioError(f"{path.name!r} has no suffix to name its format: use one of {accepted}.")
+    if suffix not in SOUNDFILE_FORMATS and suffix not in AV_FORMATS:
+        raise AudioError(f"Cannot save as .{suffix}: use one of {accepted}.")
+    return suffix
+
+
 def encode(audio: Audio, path: Path) -> None:
     """Write ``audio`` to ``path`` in the format its suffix names (see SOUNDFILE_FORMATS, AV_FORMATS)."""
-    suffix = path.suffix.lower().lstrip(".")
+    suffix = check_suffix(path)
     if suffix == "mp3":
         audio = audio.resample(_nearest_rate(audio.sample_rate, MP3_RATES))
     if suffix in SOUNDFILE_FORMATS:
@@ -70,11 +85,8 @@ def encode(audio: Audio, path: Path) -> None:
             # one second per call: libsndfile 1.2.2 crashes writing a minute of Vorbis in one call
             for start in range(0, len(audio.samples), audio.sample_rate):
                 out.write(audio.samples[start : start + audio.sample_rate])
-    elif suffix in AV_FORMATS:
-        _encode_av(audio, path, *AV_FORMATS[suffix])
     else:
-        accepted = ", ".join(f".{s}" for s in (*SOUNDFILE_FORMATS, *AV_FORMATS))
-        raise AudioError(f"Cannot save as .{suffix}: use one of {accepted}.")
+        _encode_av(audio, path, *AV_FORMATS[suffix])
 
 
 def truncated(label: str, declared_s: float, present_s: float) -> AudioError:

@@ -13,6 +13,9 @@ import argparse
 
 from lab import audio, convert, jsonable, voices
 
+CHUNK_STEP_MS = 5  # the WORLD frame period; StreamSession takes at most 1 s per chunk
+MAX_CHUNK_MS = 1000
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``convert`` subcommand to the ``python -m lab`` parser."""
@@ -22,17 +25,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--engine", default=convert.DEFAULT_ENGINE, help="converter registry name (default world-knn)")
     p.add_argument("--out", help="output audio file (.wav, .flac, ...); required unless --stream")
     p.add_argument("--stream", action="store_true", help="simulate a live stream chunk by chunk (latency figures)")
-    p.add_argument("--chunk-ms", type=int, default=20, help="chunk length for --stream, ms")
+    p.add_argument("--chunk-ms", type=chunk_ms, default=20,
+                   help=f"--stream chunk, ms: a multiple of {CHUNK_STEP_MS} up to {MAX_CHUNK_MS} (default 20)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_convert)
+
+
+def chunk_ms(value: str) -> int:
+    """argparse type of ``--chunk-ms``: whole multiples of the converters' 5 ms frame, at most one second."""
+    try:
+        ms = int(value)
+    except ValueError:
+        ms = -1
+    if ms <= 0 or ms % CHUNK_STEP_MS or ms > MAX_CHUNK_MS:
+        raise argparse.ArgumentTypeError(f"must be a multiple of {CHUNK_STEP_MS} from {CHUNK_STEP_MS} to "
+                                         f"{MAX_CHUNK_MS} ms, got {value!r}")
+    return ms
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
     """Run one conversion and print what ran, how long it took and where the output went."""
     if not args.stream and not args.out:
         raise ValueError("--out is required (where to write the converted audio).")
-    source = audio.load(args.source, require_speech=True, max_seconds=convert.MAX_SOURCE_SECONDS)
-    target = voices.resolve_reference(args.target)
+    if args.out:
+        audio.check_output(args.out)  # before the conversion, not after it
+    source = audio.load(args.source, require_speech=True, max_seconds=convert.MAX_SOURCE_SECONDS, role="source")
+    target = voices.resolve_reference(args.target, role="target")
     if args.stream:
         from lab import streaming
 

@@ -128,9 +128,9 @@ def streamer(target: Target, engine: str = DEFAULT_ENGINE, chunk_ms: int = 20) -
 
 
 def _load(engine: str) -> models.Loaded:
-    if models.spec(engine).role != "convert":
-        raise ValueError(f"{engine!r} is not a voice converter; choose one of: "
-                         f"{', '.join(n for n, s in models.SPECS.items() if s.role == 'convert')}.")
+    converters = [name for name, spec in models.SPECS.items() if spec.role == "convert"]
+    if engine not in converters:
+        raise ValueError(f"{engine!r} is not a voice converter; choose one of: {', '.join(converters)}.")
     return models.load(engine)
 
 

@@ -60,13 +60,15 @@ class Reference:
                 "clipped_fraction": self.clipped_fraction, "dnsmos": self.dnsmos, "warnings": self.warnings}
 
 
-def load(source: str | Path | bytes) -> Audio:
+def load(source: str | Path | bytes, role: str | None = None) -> Audio:
     """Decode an uploaded or recorded reference (at most 5 minutes, not silent).
+
+    ``role`` names the input in error messages (see lab.audio.load).
 
     Raises:
         AudioError: not audio, unreadable, empty, silent or longer than 5 minutes.
     """
-    return audio_io.load(source, require_speech=True, max_seconds=MAX_UPLOAD_SECONDS)
+    return audio_io.load(source, require_speech=True, max_seconds=MAX_UPLOAD_SECONDS, role=role)
 
 
 def prepare(raw: Audio, measure_quality: bool = True) -> Reference:

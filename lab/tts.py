@@ -212,7 +212,7 @@ def _reference(voice: str | Audio | None) -> Audio | None:
         return None
     from lab import voices
 
-    return voices.resolve_reference(str(voice))
+    return voices.resolve_reference(str(voice), role="voice")
 
 
 def _supported_options(name: str, engine: TTSEngine, requested: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:

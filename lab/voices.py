@@ -28,7 +28,7 @@ import numpy as np
 
 from lab import audio as audio_io
 from lab import reference
-from lab.audio import Audio
+from lab.audio import Audio, AudioError
 from lab.model_sources import REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -196,10 +196,11 @@ def delete_voice(name: str) -> None:
     shutil.rmtree(get_voice(name).folder)
 
 
-def resolve_reference(name_or_path: str) -> Audio:
+def resolve_reference(name_or_path: str, role: str = "reference") -> Audio:
     """The cleaned reference for an enrolled voice name or, failing that, a recording file (CLI use).
 
-    A file is cleaned and checked like an enrolment (nothing is stored).
+    A file is cleaned and checked like an enrolment (nothing is stored); ``role`` ("target", "voice")
+    names it in error messages.
 
     Raises:
         VoiceError: neither an enrolled voice nor an existing file.
@@ -211,7 +212,11 @@ def resolve_reference(name_or_path: str) -> Audio:
     except VoiceError:
         if not Path(value).is_file():
             raise
-    return reference.prepare(reference.load(Path(value)), measure_quality=False).audio
+    raw = reference.load(Path(value), role=role)
+    try:
+        return reference.prepare(raw, measure_quality=False).audio
+    except AudioError as exc:
+        raise AudioError(f"The {role} {Path(value).name!r}: {exc}") from exc
 
 
 def _embed(audio: Audio) -> tuple[np.ndarray | None, str | None]:

@@ -48,7 +48,13 @@ def test_bad_audio_exits_2_with_the_message_on_stderr(wavs: dict[str, Path]) -> 
     proc = _run("--deg", str(wavs["broken"]), "--json")
     assert proc.returncode == 2
     assert proc.stdout == ""
-    assert "broken.wav" in proc.stderr and "Accepted formats" in proc.stderr
+    assert "The --deg 'broken.wav'" in proc.stderr and "Accepted formats" in proc.stderr
+
+
+@pytest.mark.parametrize("role", ["--ref", "--prompt"])
+def test_the_bad_input_is_named_by_its_option(wavs: dict[str, Path], capsys: pytest.CaptureFixture, role: str) -> None:
+    assert main(["score", "--deg", str(wavs["deg"]), role, str(wavs["broken"]), "--json"]) == 2
+    assert f"error: The {role} 'broken.wav' is not an audio file" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("args", "message"), [

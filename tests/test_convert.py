@@ -50,9 +50,11 @@ def test_target_prepared_by_another_engine_is_refused(slt_target, speech_by_spea
         convert.convert(speech_by_speaker["awb"][0].audio, foreign)
 
 
-def test_a_non_converter_engine_is_refused(speech_by_speaker) -> None:
-    with pytest.raises(ValueError, match="not a voice converter"):
-        convert.convert(speech_by_speaker["awb"][0].audio, speech_by_speaker["slt"][0].audio, engine="piper-joe")
+@pytest.mark.parametrize("engine", ["piper-joe", "no-such-engine"])
+def test_a_non_converter_engine_is_refused_with_the_converters(speech_by_speaker, engine: str) -> None:
+    with pytest.raises(ValueError, match="not a voice converter; choose one of: world-knn, ") as info:
+        convert.convert(speech_by_speaker["awb"][0].audio, speech_by_speaker["slt"][0].audio, engine=engine)
+    assert "dnsmos" not in str(info.value) and "piper-joe, " not in str(info.value)
 
 
 @pytest.mark.parametrize(("samples", "message"), [
@@ -96,11 +98,34 @@ def test_cli_converts_a_file_and_prints_json(tmp_path: Path, capsys, speech_set)
 @pytest.mark.parametrize(("args", "message"), [
     (["--target", "tests/fixtures/speech/slt_00.flac"], "--out is required"),
     (["--target", "no-such-voice", "--out", "x.wav"], "no-such-voice"),
+    (["--target", "SILENT", "--out", "x.wav"], "The target 'silent.wav': The audio is silent"),
+    (["--target", "tests/fixtures/speech/slt_00.flac", "--out", "/no/such/folder/x.wav"],
+     "the folder '/no/such/folder' does not exist"),
+    (["--target", "tests/fixtures/speech/slt_00.flac", "--out", "x.xyz"], "Cannot save as .xyz"),
+    (["--target", "tests/fixtures/speech/slt_00.flac", "--out", "converted"], "'converted' has no suffix"),
 ])
-def test_cli_user_errors_exit_2_with_one_line(capsys, speech_set, args: list[str], message: str) -> None:
+def test_cli_user_errors_exit_2_with_one_line_before_any_conversion(capsys, monkeypatch, tmp_path, speech_set,
+                                                                     args: list[str], message: str) -> None:
+    monkeypatch.setattr(convert, "convert", lambda *a, **k: pytest.fail("converted before checking the inputs"))
+    audio.save(Audio(np.zeros(RATE * 2, np.float32), RATE), tmp_path / "silent.wav")
+    args = [str(tmp_path / "silent.wav") if a == "SILENT" else a for a in args]
     assert main(["convert", str(speech_set[0].path), *args]) == 2
     err = capsys.readouterr().err
     assert message in err and err.startswith("error:")
+
+
+def test_cli_names_the_source_when_it_is_the_bad_input(capsys, tmp_path, speech_set) -> None:
+    audio.save(Audio(np.zeros(RATE * 2, np.float32), RATE), tmp_path / "quiet.wav")
+    assert main(["convert", str(tmp_path / "quiet.wav"), "--target", str(speech_set[5].path), "--stream"]) == 2
+    assert "The source 'quiet.wav': The audio is silent" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("chunk", ["0", "-5", "7", "1005", "1000000", "twenty"])
+def test_cli_chunk_size_is_checked_before_anything_loads(capsys, speech_set, chunk: str) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["convert", str(speech_set[0].path), "--target", str(speech_set[5].path), "--stream", "--chunk-ms", chunk])
+    assert info.value.code == 2
+    assert "--chunk-ms: must be a multiple of 5 from 5 to 1000 ms" in capsys.readouterr().err
 
 
 def test_cli_stream_flag_reports_latency_figures(capsys, speech_set) -> None:

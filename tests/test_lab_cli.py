@@ -80,6 +80,7 @@ def test_tts_writes_speech_and_names_the_model(tmp_path: Path) -> None:
     (["tts", "--text", "Hi.", "--engine", "no-such-engine", "--out", "x.wav", "--json"], "Unknown model"),
     (["tts", "--out", "x.wav", "--json"], "the following arguments are required: --text"),
     (["fetch", "no-such-model"], "invalid choice: 'no-such-model'"),
+    (["tts", "--text", "Hi.", "--out", "/no/such/folder/x.wav"], "the folder '/no/such/folder' does not exist"),
 ])
 def test_bad_input_exits_2_with_a_message(args: list[str], message: str, tmp_path: Path) -> None:
     done = run_lab(*args, tmp_path=tmp_path)
