@@ -168,6 +168,9 @@ def _read_jsonl(name: str, text: str) -> list[tuple[int, dict[str, str]]]:
 
 
 def _check_columns(name: str, line: int, columns: list[str]) -> None:
+    twice = sorted({c for c in columns if c and columns.count(c) > 1})
+    if twice:  # which of the two would count is anyone's guess
+        raise ManifestError(f"{name} line {line}: column(s) {', '.join(twice)} appear more than once in the header.")
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         raise ManifestError(f"{name} line {line}: missing required column(s) {', '.join(missing)} "

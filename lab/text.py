@@ -46,6 +46,10 @@ CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "€": ("euro", "euro
               "£": ("pound", "pounds", "penny", "pence")}
 
 
+# An SSML/HTML/XML tag: "<speak>", "</p>", "<break time='3s'/>" (not "a < b", "x<3", "<3 dogs>").
+MARKUP_TAG = re.compile(r"</?[A-Za-z][\w:.-]*(\s+[\w:.-]+\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]+))*\s*/?>")
+
+
 class TextError(ValueError):
     """Text that cannot be spoken; the message says why and what to change."""
 
@@ -79,6 +83,10 @@ def prepare(text: str, max_chars: int = MAX_CHARS) -> PreparedText:
     if len(original) > max_chars:
         raise TextError(f"The text has {len(original)} characters; the limit is {max_chars}. "
                         "Split it into shorter parts.")
+    markup = MARKUP_TAG.search(original)
+    if markup:
+        raise TextError(f"The text contains a markup tag ({markup.group(0)[:40]!r}): SSML and HTML are not read "
+                        "here and would be spoken aloud. Remove the tags and write out what to say.")
     check_script(original)
     cleaned, notes = _drop_symbols(unicodedata.normalize("NFKC", original))
     normalized = normalize(cleaned)

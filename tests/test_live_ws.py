@@ -130,6 +130,21 @@ def test_protocol_violations_get_a_clear_message_and_free_the_session(client_and
     assert service.admission.active == 0
 
 
+def test_a_stream_of_nan_frames_gets_one_message_a_second(client_and_target):
+    client, _, target = client_and_target
+    with client.websocket_connect("/live/ws") as ws:
+        ws.send_text(hello(target))
+        ws.receive_text()
+        for _ in range(20):
+            ws.send_bytes(np.full(320, np.nan, "<f4").tobytes())
+        ws.send_text(json.dumps({"type": "ping", "t": 1}))  # answered after every frame before it
+        texts = []
+        while (msg := ws.receive()).get("text") is None or json.loads(msg["text"])["type"] != "pong":
+            texts += [json.loads(msg["text"])] if msg.get("text") else []
+        errors = [t for t in texts if t["type"] == "error"]
+        assert len(errors) == 1 and "1 frame(s) were replaced by silence" in errors[0]["message"]
+
+
 def test_binary_before_the_hello_and_engines_that_cannot_stream_are_refused(client_and_target, monkeypatch):
     client, service, target = client_and_target
     with client.websocket_connect("/live/ws") as ws:

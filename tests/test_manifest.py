@@ -50,6 +50,7 @@ def test_jsonl_rows_and_numeric_ids(folder: Path) -> None:
     ("m.csv", "", "empty"),
     ("m.csv", "id,system,audio\n", "no rows"),
     ("m.csv", "id,system\nu1,s\n", "missing required column(s) audio"),
+    ("m.csv", "id,id,system,audio\nu1,u2,s,audio/a.wav\n", "line 1: column(s) id appear more than once"),
     ("m.csv", "ID, System ,AUDIO\n,s,audio/a.wav\n", "line 2: the 'id' column is empty"),
     ("m.csv", "id,system,audio\nu1,,audio/a.wav\n", "line 2: the 'system' column is empty"),
     ("m.csv", "id,system,audio\nu1,s,audio/a.wav\nu2,s,audio/b.wav\nu1,s,audio/b.wav\n",

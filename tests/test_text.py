@@ -77,10 +77,16 @@ def test_unsupported_script_is_rejected_naming_it(raw: str, script: str) -> None
     ("   \n\t ", "empty"),
     ("x" * 10_000, "10000 characters; the limit is 5000"),
     ("... !!! ???", "nothing to speak"),
+    ('<speak>Hello <break time="3s"/> world</speak>', "markup tag \\('<speak>'\\): SSML and HTML are not read"),
+    ("Hello <prosody rate=slow>there</prosody>", "markup tag"),
 ])
 def test_bad_text_gets_a_clear_message(raw: str, message: str) -> None:
     with pytest.raises(text.TextError, match=message):
         text.prepare(raw)
+
+
+def test_angle_brackets_that_are_not_tags_are_spoken() -> None:
+    assert text.prepare("If a < b and c > d, then x<3.").sentences
 
 
 def test_emoji_are_dropped_with_a_note() -> None:

@@ -43,6 +43,7 @@ FORMATS = {"f32": np.dtype("<f4"), "s16": np.dtype("<i2")}
 HELLO_TIMEOUT_S = 10.0
 IDLE_TIMEOUT_S = 10.0
 STATS_EVERY_S = 0.5
+WARN_EVERY_S = 1.0  # a broken microphone sending NaN 50 times a second gets one message a second, not 50
 # What a mid-stream hello may not change (a microphone switch resends it), with the first hello's defaults.
 SESSION_KEYS = {"sample_rate": None, "chunk_ms": 20, "format": "f32", "target_id": None}
 
@@ -205,7 +206,7 @@ async def serve_socket(ws: WebSocket, service: LiveService) -> None:
 
 async def _stream(ws: WebSocket, session: StreamSession, dtype: np.dtype, settings: dict[str, Any]) -> None:
     state = session.initial_state()
-    last_stats = time.monotonic()
+    last_stats, last_warning, replaced = time.monotonic(), -math.inf, 0
     while True:
         try:
             message = await _receive(ws, IDLE_TIMEOUT_S, "No audio or message received")
@@ -221,8 +222,11 @@ async def _stream(ws: WebSocket, session: StreamSession, dtype: np.dtype, settin
                 try:
                     y, state = await asyncio.to_thread(session.step, x, state)
                 except StreamError as exc:  # e.g. NaN: drop the frame, keep the stream and its timeline
-                    await _send_json(ws, {"type": "error", "message": f"{exc} The frame was replaced by silence."})
-                    y = np.zeros(len(x), np.float32)
+                    y, replaced = np.zeros(len(x), np.float32), replaced + 1
+                    if time.monotonic() - last_warning >= WARN_EVERY_S:
+                        await _send_json(ws, {"type": "error", "message": f"{exc} {replaced} frame(s) were replaced "
+                                                                          "by silence."})
+                        last_warning, replaced = time.monotonic(), 0
                 if len(y):
                     await ws.send_bytes((y * 32767).astype("<i2").tobytes() if dtype.kind == "i"
                                         else y.astype("<f4").tobytes())
