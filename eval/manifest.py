@@ -152,25 +152,29 @@ def _read_jsonl(name: str, text: str) -> list[tuple[int, dict[str, str]]]:
         if not raw.strip():
             continue
         try:
-            obj = json.loads(raw)
+            obj = json.loads(raw, object_pairs_hook=_Pairs)  # pairs, not a dict: a repeated key is seen
         except json.JSONDecodeError as exc:
             raise ManifestError(f"{name} line {line}: invalid JSON ({exc.msg} at column {exc.colno}).") from None
-        if not isinstance(obj, dict):
+        if not isinstance(obj, _Pairs):
             raise ManifestError(f"{name} line {line}: expected a JSON object per line, got {type(obj).__name__}.")
-        _check_columns(name, line, [str(k).strip().lower() for k in obj])
+        _check_columns(name, line, [str(k).strip().lower() for k, _ in obj], "object")
         cells = {}
-        for key, value in obj.items():
-            if isinstance(value, dict | list):
+        for key, value in obj:
+            if isinstance(value, list):
                 raise ManifestError(f"{name} line {line}: column {key!r} must be a string or number.")
             cells[str(key).strip().lower()] = "" if value is None else str(value)
         rows.append((line, cells))
     return rows
 
 
-def _check_columns(name: str, line: int, columns: list[str]) -> None:
+class _Pairs(list):
+    """A JSON object as its (key, value) pairs, in order, repeats kept."""
+
+
+def _check_columns(name: str, line: int, columns: list[str], where: str = "header") -> None:
     twice = sorted({c for c in columns if c and columns.count(c) > 1})
     if twice:  # which of the two would count is anyone's guess
-        raise ManifestError(f"{name} line {line}: column(s) {', '.join(twice)} appear more than once in the header.")
+        raise ManifestError(f"{name} line {line}: column(s) {', '.join(twice)} appear more than once in the {where}.")
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         raise ManifestError(f"{name} line {line}: missing required column(s) {', '.join(missing)} "

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import html
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ from typing import Any
 
 from eval import plots, report_html, summary
 from eval.report_html import Html, esc, number
+from lab.markdown import escape as md_escape
 from lab.spreadsheet import formula_safe
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,8 @@ def build(rows: Sequence[dict[str, Any]], info: dict[str, Any]) -> Report:
     """Compute the summary, comparisons and notes of a run (``info`` is its run.json)."""
     rows = sorted(rows, key=lambda r: r["line"])
     metrics = list(info.get("metrics") or dict.fromkeys(m for r in rows for m in r.get("metrics", {})))
-    notes = summary.fallback_notes(rows) + summary.delay_notes(rows, metrics) + _skip_notes(rows)
+    notes = (summary.fallback_notes(rows) + summary.delay_notes(rows, metrics) + summary.coverage_notes(rows, metrics)
+             + _skip_notes(rows))
     errors = sum(1 for r in rows if r.get("error"))
     if errors:
         notes.append(f"{errors} of {len(rows)} rows could not be scored at all (listed under Errors).")
@@ -255,8 +256,8 @@ def _unit(metric: str) -> str:
 
 
 def _md(text: Any) -> str:
-    """Escape text for a Markdown table cell or line (no raw HTML, no table breaks)."""
-    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ").replace("`", "&#96;")
+    """Escape text for a Markdown table cell or line (see lab.markdown)."""
+    return md_escape(text)
 
 
 def _md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -186,6 +186,21 @@ def worst_rows(
     return sorted(scored, key=lambda r: (sign * metric_value(r, metric), r["line"]))[:k]
 
 
+def coverage_notes(rows: Sequence[dict[str, Any]], metrics: Sequence[str], min_s: float = 0.05) -> list[str]:
+    """One sentence per metric whose outputs missed part of the reference's span (scored as silence) or ran
+    beyond it (not scored), by at least ``min_s`` seconds."""
+    notes = []
+    for metric in metrics:
+        details = [((row.get("metrics") or {}).get(metric) or {}).get("details") or {} for row in rows]
+        for key, what in (("uncovered_seconds", "missed part of the reference (scored as silence)"),
+                          ("dropped_seconds", "ran beyond the reference (that part not scored)")):
+            amounts = [d[key] for d in details if (d.get(key) or 0) >= min_s]
+            if amounts:
+                notes.append(f"{metric}: the output {what} on {len(amounts)} utterance(s) "
+                             f"(median {np.median(amounts):.2f} s, max {max(amounts):.2f} s).")
+    return notes
+
+
 def delay_notes(rows: Sequence[dict[str, Any]], metrics: Sequence[str], min_ms: float = 1.0) -> list[str]:
     """One sentence per metric whose details report a delay of at least ``min_ms`` (removed or not)."""
     notes = []

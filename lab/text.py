@@ -46,8 +46,12 @@ CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "€": ("euro", "euro
               "£": ("pound", "pounds", "penny", "pence")}
 
 
-# An SSML/HTML/XML tag: "<speak>", "</p>", "<break time='3s'/>" (not "a < b", "x<3", "<3 dogs>").
-MARKUP_TAG = re.compile(r"</?[A-Za-z][\w:.-]*(\s+[\w:.-]+\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]+))*\s*/?>")
+# A tag of SSML or of the HTML people paste ("<speak>", "</p>", "<break time='3s'/>", "<amazon:effect>"), not
+# angle brackets in prose ("a < b", "x<3", "Press <Enter>", "the <name> placeholder").
+MARKUP_NAMES = ("speak|break|prosody|emphasis|say-as|phoneme|sub|voice|audio|mark|lang|lexicon|meta|metadata|"
+                "p|s|w|par|seq|desc|br|div|span|html|body|em|strong|script|style|img|[a-z]+:[\\w.-]+")
+MARKUP_TAG = re.compile(rf"</?(?:{MARKUP_NAMES})(?:\s+[\w:.-]+\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>]+))*\s*/?>",
+                        re.IGNORECASE)
 
 
 class TextError(ValueError):

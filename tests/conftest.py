@@ -43,6 +43,18 @@ def speech_by_speaker(speech_set: list[Utterance]) -> dict[str, list[Utterance]]
     return groups
 
 
+# Where a user's own setup routes data and capacity: the tests choose these themselves.
+USER_SETTINGS = ("VOICELAB_DATA", "VOICELAB_LISTENING_DB", "VOICELAB_LISTENING_AUDIO", "VOICELAB_RUNS_ROOT",
+                 "VOICELAB_LIVE_BUDGET", "VOICELAB_LIVE_MAX_SESSIONS")
+
+
+@pytest.fixture(autouse=True)
+def _no_user_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never read or write a user's voice library, listening database or runs via their environment."""
+    for name in USER_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def tmp_checkpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A temporary, empty checkpoints/ folder, offline hub, and fresh registry caches."""

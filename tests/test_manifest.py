@@ -58,6 +58,8 @@ def test_jsonl_rows_and_numeric_ids(folder: Path) -> None:
     ("m.csv", "id,system,audio\nu1,s,audio/a.wav,extra\n", "line 2: 4 fields but the header has 3"),
     ("m.jsonl", '{"id": "u1", "system": "s", "audio": "audio/a.wav"}\n{"id": "u2", "system"\n', "line 2: invalid JSON"),
     ("m.jsonl", '["u1", "s", "audio/a.wav"]\n', "line 1: expected a JSON object"),
+    ("m.jsonl", '{"id": "u1", "system": "s", "audio": "a.wav", "Audio ": "b.wav"}\n',
+     "line 1: column(s) audio appear more than once in the object"),
     ("m.jsonl", '{"id": "u1", "audio": "audio/a.wav"}\n', "line 1: missing required column(s) system"),
     ("m.txt", "id,system,audio\n", "unknown manifest type"),
 ])

@@ -158,6 +158,16 @@ def test_silent_output_fails_pesq_instead_of_scoring_zero(scorer: Scorer, speech
     assert result.details == {} and estimate_delay(speech, silent) == 0
 
 
+def test_estoi_of_an_output_with_a_dropout_is_the_same_every_time(scorer: Scorer, speech: Audio) -> None:
+    samples = speech.samples.copy()
+    samples[len(samples) // 3 : 2 * len(samples) // 3] = 0.0  # a silent third: pystoi's dither decides it
+    dropout = Audio(samples, speech.sample_rate)
+    np.random.seed(123)
+    values = {scorer.score(MetricInputs(dropout, ref=speech), ["estoi"])["estoi"].value for _ in range(3)}
+    assert len(values) == 1 and 0.3 < values.pop() < 0.9
+    assert np.random.random() == np.random.RandomState(123).random_sample()  # the caller's generator is untouched
+
+
 @pytest.mark.parametrize("metric", ["stoi", "estoi"])
 def test_silent_output_scores_zero_stoi_the_same_every_time(scorer: Scorer, speech: Audio, metric: str) -> None:
     silent = Audio(np.zeros_like(speech.samples), speech.sample_rate)

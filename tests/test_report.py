@@ -35,7 +35,8 @@ def rows() -> list[dict]:
             uid = EVIL if i == 0 else f"u{i}"
             encoder = "resemblyzer-ge2e" if system == "A" or i < 3 else "ecapa-voxceleb"
             words = 2 + 3 * i  # utterances of different lengths: corpus WER != mean WER
-            metrics = {"pesq_wb": entry("pesq_wb", pesq[system][i], delay_ms=12.5, delay_removed=True),
+            metrics = {"pesq_wb": entry("pesq_wb", pesq[system][i], delay_ms=12.5, delay_removed=True,
+                                        uncovered_seconds=0.8 if (system, i) == ("B", 2) else 0.0),
                        "speaker_sim": entry("speaker_sim", 0.5 + 0.1 * i, encoder),
                        "wer": wer_entry(1 / words, 1, words, f"hello {EVIL} world", "hello there world")}
             out.append({"line": line, "id": uid, "system": system, "audio": f"{uid}.wav", "error": None,
@@ -102,6 +103,7 @@ def test_reports_are_self_contained_escaped_and_play_audio(tmp_path: Path, rows:
     assert '<a href="#clip-0">' in page
     assert len(re.findall(r'<img src="data:image/png;base64,', page)) == 3
     assert "delay between reference and output was found and removed before scoring on 8 of 8 utterance(s)" in page
+    assert "pesq_wb: the output missed part of the reference (scored as silence) on 1 utterance(s)" in page
     assert "whisper-base-ct2" in page and "abc123" in page and "1 of 9 rows could not be scored" in page
     assert '<span class=sub title="substituted">' in page
     md = paths["markdown"].read_text()

@@ -79,14 +79,17 @@ def test_unsupported_script_is_rejected_naming_it(raw: str, script: str) -> None
     ("... !!! ???", "nothing to speak"),
     ('<speak>Hello <break time="3s"/> world</speak>', "markup tag \\('<speak>'\\): SSML and HTML are not read"),
     ("Hello <prosody rate=slow>there</prosody>", "markup tag"),
+    ('<amazon:effect name="whispered">quiet</amazon:effect>', "markup tag"),
 ])
 def test_bad_text_gets_a_clear_message(raw: str, message: str) -> None:
     with pytest.raises(text.TextError, match=message):
         text.prepare(raw)
 
 
-def test_angle_brackets_that_are_not_tags_are_spoken() -> None:
-    assert text.prepare("If a < b and c > d, then x<3.").sentences
+@pytest.mark.parametrize("raw", ["If a < b and c > d, then x<3.", "Press <Enter> to continue.",
+                                 "Use the <name> placeholder.", "If a<b>c then stop."])
+def test_angle_brackets_that_are_not_tags_are_spoken(raw: str) -> None:
+    assert text.prepare(raw).sentences
 
 
 def test_emoji_are_dropped_with_a_note() -> None:

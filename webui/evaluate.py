@@ -68,6 +68,12 @@ def _note(result: Any) -> str:
         parts.append(f"heard: {details['transcript']}")
     if details.get("delay_ms"):
         parts.append(f"delay {details['delay_ms']:.1f} ms{' removed' if details.get('delay_removed') else ''}")
+    if details.get("uncovered_seconds"):
+        parts.append(f"the output misses {details['uncovered_seconds']:.2f} s of the reference (scored as silence)")
+    if details.get("dropped_seconds"):
+        parts.append(f"{details['dropped_seconds']:.2f} s of output beyond the reference not scored")
+    if details.get("degraded_silent"):
+        parts.append("the output is silent")
     return "; ".join(p for p in parts if p)
 
 

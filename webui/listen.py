@@ -7,13 +7,13 @@ results and exports to whoever holds the token.
 
 from __future__ import annotations
 
-import html
 import os
 from pathlib import Path
 
 import gradio as gr
 from fastapi import FastAPI
 
+from lab import markdown
 from webui import scratch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,11 +53,12 @@ def create_handler(run_dir: str, zip_file: str | None, kind: str, question: str,
         created = builder.create_test(open_database(), stimuli, kind, question or "", allow_tie=allow_tie,
                                       items_per_rater=int(items_per_rater) if items_per_rater else None, source=origin)
     except (sources.SourceError, OSError) as exc:
-        return f"**Could not create the test:** {html.escape(str(exc))}"
+        return f"**Could not create the test:** {markdown.escape(exc)}"
     base = str(request.request.base_url).rstrip("/") if request is not None and request.request else ""
-    warnings = "".join(f"\n- warning: {w}" for w in created.warnings)
+    warnings = "".join(f"\n- warning: {markdown.escape(w)}" for w in created.warnings)
+    systems = ", ".join(markdown.escape(s) for s in created.systems)
     return (f"**Test `{created.test_id}` created** ({created.kind}, {created.n_items} items + "
-            f"{created.n_attention} attention checks, systems: {', '.join(created.systems)}).\n\n"
+            f"{created.n_attention} attention checks, systems: {systems}).\n\n"
             f"- Rater link (share it): {base}{created.rater_path}\n"
             f"- Owner token (shown once; keep it to see results): `{created.owner_token}`\n"
             f"- Results page: {base}/listen/r/{created.test_id}?token={created.owner_token}{warnings}")

@@ -10,7 +10,10 @@ not fill its disk with past requests.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -19,9 +22,21 @@ MAX_AGE_S = 6 * 3600
 
 
 def root() -> Path:
-    """The folder holding every scratch entry (created on first use)."""
-    path = Path(tempfile.gettempdir()) / "voicelab-scratch"
-    path.mkdir(mode=0o700, exist_ok=True)
+    """This user's private folder holding every scratch entry (created on first use).
+
+    The temp folder is shared with every local user: a folder (or symlink) someone else planted under our
+    name is refused, never used or pruned.
+
+    Raises:
+        RuntimeError: the path exists but is not a private folder of this user.
+    """
+    path = Path(tempfile.gettempdir()) / f"voicelab-scratch-{os.getuid()}"
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise RuntimeError(f"{path} is not a private folder of this user (a symlink, another owner, or open "
+                           "permissions); remove it so the app can create its own.")
     return path
 
 

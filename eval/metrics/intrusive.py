@@ -14,13 +14,16 @@ STOI (``pystoi``) has no alignment of its own: a 10 ms offset drops a perfect
 copy from 1.0 to 0.88. The constant delay is removed first (eval.metrics.align)
 and recorded, and the degraded signal is laid over the reference's whole span,
 so speech missing from it lowers the score. A digitally silent degraded signal
-scores 0 for both (STOI's envelope correlation with nothing; pystoi would
-otherwise return ESTOI of the random dither it adds, a different number on
-every run).
+scores 0 for both (STOI's envelope correlation with nothing). ESTOI adds a
+tiny random dither from numpy's global generator; where the output has silent
+stretches (dropouts, missing speech) that dither decides the score to the third
+decimal, so it is drawn from a fixed seed: the same files give the same score
+on every run and in every worker.
 """
 
 from __future__ import annotations
 
+import threading
 import warnings
 
 import numpy as np
@@ -37,6 +40,8 @@ ALIGN_RATE = 16000
 NAMES = ("pesq_wb", "pesq_nb", "stoi", "estoi")
 # A STOI input shorter than this has fewer than 30 analysis frames (384 ms) and no defined score.
 MIN_STOI_SECONDS = 0.4
+DITHER_SEED = 0
+_FIXED_DITHER = threading.Lock()  # the global generator is shared by threads: one seeded pystoi call at a time
 
 
 class StoiError(ValueError):
@@ -142,9 +147,14 @@ def _stoi_on_aligned(aligned: Alignment, extended: bool) -> tuple[float, dict[st
         raise StoiError("the reference is digital silence; STOI is undefined")
     if not np.any(deg[:n]):
         return 0.0, {**facts, "degraded_silent": True}
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, _FIXED_DITHER:
         warnings.simplefilter("always")
-        value = pystoi_stoi(ref[:n].astype(np.float64), deg[:n].astype(np.float64), STOI_RATE, extended=extended)
+        saved = np.random.get_state()
+        np.random.seed(DITHER_SEED)
+        try:
+            value = pystoi_stoi(ref[:n].astype(np.float64), deg[:n].astype(np.float64), STOI_RATE, extended=extended)
+        finally:
+            np.random.set_state(saved)
     # pystoi returns a placeholder 1e-5 (with a warning) when too few speech frames remain.
     for w in caught:
         if "Not enough STFT frames" in str(w.message):
