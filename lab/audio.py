@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -217,10 +218,10 @@ def save(audio: Audio, path: str | Path) -> Path:
 
 
 def check_output(path: str | Path) -> Path:
-    """``path`` as a Path, once its format is known and its folder exists (check before any long work).
+    """``path`` as a Path, once its format is known and a file can be created there (check before long work).
 
     Raises:
-        AudioError: no or unsupported suffix, or the folder does not exist.
+        AudioError: no or unsupported suffix, a missing or read-only folder, or a folder at ``path``.
     """
     from lab import audio_codecs
 
@@ -228,6 +229,13 @@ def check_output(path: str | Path) -> Path:
     audio_codecs.check_suffix(path)
     if not path.parent.is_dir():
         raise AudioError(f"Cannot write {str(path)!r}: the folder {str(path.parent)!r} does not exist.")
+    if path.is_dir():
+        raise AudioError(f"Cannot write {str(path)!r}: it is a folder.")
+    try:  # the one sure test of "can a file be created here" (permissions, read-only mounts, /proc)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise AudioError(f"Cannot write {str(path)!r}: {exc.strerror or exc}.") from None
     return path
 
 

@@ -77,6 +77,7 @@ class StreamState:
     samples_out: int = 0  # client-rate samples returned
     underruns: int = 0  # hops whose compute took longer than the hop lasts
     client_underruns: int = 0  # playback starvations reported by the client
+    replaced_frames: int = 0  # client frames the server replaced by silence (NaN or infinite samples)
 
 
 class StreamSession:
@@ -189,6 +190,7 @@ class StreamSession:
             "rtf": float(compute.sum() / 1000 / audio_s) if audio_s else math.nan,
             "cpu_rtf": float(cpu.sum() / 1000 / audio_s) if audio_s else math.nan,
             "underruns": state.underruns, "client_underruns": state.client_underruns,
+            "replaced_frames": state.replaced_frames,
         }
 
 

@@ -210,9 +210,9 @@ def resolve_reference(name_or_path: str, role: str = "reference") -> Audio:
     try:
         return get_voice(value).audio()
     except VoiceError:
-        if not Path(value).is_file():
-            raise
-    raw = reference.load(Path(value), role=role)
+        if not (Path(value).exists() or Path(value).suffix or "/" in value):
+            raise  # a name, not a path: "no enrolled voice named ..." is the message that helps
+    raw = reference.load(Path(value), role=role)  # a path: missing, a folder or not audio is said so
     try:
         return reference.prepare(raw, measure_quality=False).audio
     except AudioError as exc:

@@ -301,3 +301,13 @@ def test_damaged_files_never_raise_anything_but_audio_error(name: str, files: Pa
         except AudioError:
             continue
         assert np.all(np.isfinite(loaded.samples)) and np.max(np.abs(loaded.samples)) <= 1.0
+
+
+def test_output_paths_are_checked_before_any_work(tmp_path: Path) -> None:
+    (tmp_path / "taken.wav").mkdir()
+    for path, message in [(tmp_path / "taken.wav", "it is a folder"), (tmp_path / "no" / "x.wav", "does not exist"),
+                          (Path("/proc/x.wav"), "Cannot write '/proc/x.wav'"), (tmp_path / "x.aiff", "Cannot save as")]:
+        with pytest.raises(AudioError, match=message):
+            audio.check_output(path)
+    assert audio.check_output(tmp_path / "fine.flac") == tmp_path / "fine.flac"
+    assert not list(tmp_path.glob(".write-test-*")), "the write probe leaves nothing behind"

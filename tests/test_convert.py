@@ -103,6 +103,10 @@ def test_cli_converts_a_file_and_prints_json(tmp_path: Path, capsys, speech_set)
      "the folder '/no/such/folder' does not exist"),
     (["--target", "tests/fixtures/speech/slt_00.flac", "--out", "x.xyz"], "Cannot save as .xyz"),
     (["--target", "tests/fixtures/speech/slt_00.flac", "--out", "converted"], "'converted' has no suffix"),
+    (["--target", "tests/fixtures/speech/slt_00.flac", "--out", "/proc/x.wav"], "Cannot write '/proc/x.wav'"),
+    (["--target", "tests/fixtures/speech/slt_00.flac", "--out", "tests"], "'tests' has no suffix"),
+    (["--target", "/no/such/ref.wav", "--out", "x.wav"], "The target 'ref.wav' does not exist"),
+    (["--target", "tests/fixtures", "--out", "x.wav"], "The target 'fixtures' is a folder"),
 ])
 def test_cli_user_errors_exit_2_with_one_line_before_any_conversion(capsys, monkeypatch, tmp_path, speech_set,
                                                                      args: list[str], message: str) -> None:
@@ -120,7 +124,7 @@ def test_cli_names_the_source_when_it_is_the_bad_input(capsys, tmp_path, speech_
     assert "The source 'quiet.wav': The audio is silent" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("chunk", ["0", "-5", "7", "1005", "1000000", "twenty"])
+@pytest.mark.parametrize("chunk", ["0", "-5", "7", "1005", "1000000", "twenty", "2_0", "²0"])
 def test_cli_chunk_size_is_checked_before_anything_loads(capsys, speech_set, chunk: str) -> None:
     with pytest.raises(SystemExit) as info:
         main(["convert", str(speech_set[0].path), "--target", str(speech_set[5].path), "--stream", "--chunk-ms", chunk])

@@ -89,6 +89,7 @@ def add_routes(app: FastAPI, service: LiveService | None = None) -> None:
 
     @app.get("/live/config")
     async def live_config() -> JSONResponse:
+        service.admission.reclaim_idle()  # a lapsed session is not shown as active
         return JSONResponse({
             "engines": live_engines(), "default_engine": service.default_engine, "voices": enrolled_voices(),
             "chunk_ms": list(CHUNK_MS_CHOICES),

@@ -6,8 +6,9 @@ the server answers ``{"type": "ready", ...latency budget}`` or ``{"type":
 "error"|"busy", "message": ...}`` and closes. Then binary frames of mono PCM
 (little-endian float32 or int16) flow in both directions; the server sends
 ``{"type": "stats", ...}`` twice a second and accepts ``{"type":
-"client_stats", "underruns": N, "buffer_ms": X}``. A client that sends nothing
-for ``IDLE_TIMEOUT_S`` is closed, so a forgotten tab cannot hold capacity.
+"client_stats", "underruns": N, "buffer_ms": X}``. A client that sends no audio
+for ``IDLE_TIMEOUT_S`` is closed (its page may still send stats and pings: a
+microphone that stopped must not hold capacity).
 Targets are prepared from an uploaded reference by ``POST /live/reference``
 (raw audio bytes), which returns the token and the engine that really runs.
 Any message the server cannot use gets a JSON error before the socket closes.
@@ -87,8 +88,8 @@ class LiveService:
     async def _register(self, speech: Audio, engine: str, warnings: list[str] | None = None) -> dict[str, Any]:
         target = await asyncio.to_thread(self.backend.prepare_target, speech, engine)
         token = self.targets.add(target.engine, target, speech.slice(0.0, 3.0))
-        fallback = target.model.get("fallback_reason")
-        notes = [f"{engine} is not available ({fallback}); {target.engine} runs instead."] if fallback else []
+        fallback = target.model.get("fallback_reason")  # names the engine asked for and the one that runs
+        notes = [fallback] if fallback else []
         return {"target_id": token, "duration_s": round(speech.duration, 2), "engine": target.engine,
                 "requested_engine": engine, "model": target.model, "warnings": notes + (warnings or [])}
 
@@ -160,12 +161,12 @@ def _parse(text: str | None) -> Any:
         raise ProtocolError(f"A text message is not valid JSON: {str(exc)[:200] or type(exc).__name__}.") from None
 
 
-async def _receive(ws: WebSocket, timeout_s: float, what: str) -> dict[str, Any]:
-    """The next ASGI message; ProtocolError when none arrives within ``timeout_s``."""
+async def _receive(ws: WebSocket, timeout_s: float, what: str, limit_s: float) -> dict[str, Any]:
+    """The next ASGI message; ProtocolError naming ``limit_s`` when none arrives within ``timeout_s``."""
     try:
         return await asyncio.wait_for(ws.receive(), timeout_s)
     except TimeoutError:
-        raise ProtocolError(f"{what} for {timeout_s:g} s: the session was closed.") from None
+        raise ProtocolError(f"{what} for {limit_s:g} s: the session was closed.") from None
 
 
 async def serve_socket(ws: WebSocket, service: LiveService) -> None:
@@ -174,7 +175,7 @@ async def serve_socket(ws: WebSocket, service: LiveService) -> None:
     lease = None
     try:
         try:
-            message = await _receive(ws, HELLO_TIMEOUT_S, "No hello received")
+            message = await _receive(ws, HELLO_TIMEOUT_S, "No hello received", HELLO_TIMEOUT_S)
             if message["type"] == "websocket.disconnect":
                 return
             hello = _parse(message.get("text"))
@@ -206,10 +207,12 @@ async def serve_socket(ws: WebSocket, service: LiveService) -> None:
 
 async def _stream(ws: WebSocket, session: StreamSession, dtype: np.dtype, settings: dict[str, Any]) -> None:
     state = session.initial_state()
-    last_stats, last_warning, replaced = time.monotonic(), -math.inf, 0
+    last_audio = last_stats = time.monotonic()
+    last_warning, replaced = -math.inf, 0
     while True:
         try:
-            message = await _receive(ws, IDLE_TIMEOUT_S, "No audio or message received")
+            message = await _receive(ws, IDLE_TIMEOUT_S - (time.monotonic() - last_audio), "No audio received",
+                                     IDLE_TIMEOUT_S)
         except ProtocolError as exc:
             await _send_json(ws, {"type": "error", "message": f"{exc} Press Start to go on.", "fatal": True})
             await ws.close(code=1000)
@@ -219,13 +222,15 @@ async def _stream(ws: WebSocket, session: StreamSession, dtype: np.dtype, settin
         try:
             if message.get("bytes") is not None:
                 x = await _decode_frame(message["bytes"], dtype, session)
+                last_audio = time.monotonic()
                 try:
                     y, state = await asyncio.to_thread(session.step, x, state)
                 except StreamError as exc:  # e.g. NaN: drop the frame, keep the stream and its timeline
                     y, replaced = np.zeros(len(x), np.float32), replaced + 1
+                    state.replaced_frames += 1
                     if time.monotonic() - last_warning >= WARN_EVERY_S:
-                        await _send_json(ws, {"type": "error", "message": f"{exc} {replaced} frame(s) were replaced "
-                                                                          "by silence."})
+                        note = f"{replaced} frame(s) replaced by silence since the last message; the last one: {exc}"
+                        await _send_json(ws, {"type": "error", "message": note})
                         last_warning, replaced = time.monotonic(), 0
                 if len(y):
                     await ws.send_bytes((y * 32767).astype("<i2").tobytes() if dtype.kind == "i"
@@ -247,10 +252,10 @@ def _handle_text(msg: Any, settings: dict[str, Any], state: Any) -> dict[str, An
     if not isinstance(msg, dict):
         raise ProtocolError("Text messages must be JSON objects.")
     if msg.get("type") == "hello":
-        if msg.get("sample_rate") != settings["sample_rate"]:
+        if "sample_rate" in msg and msg["sample_rate"] != settings["sample_rate"]:
             raise ProtocolError(f"The sample rate changed mid-stream ({settings['sample_rate']} Hz -> "
-                                f"{msg.get('sample_rate')!r} Hz). Stop and start again to use the new rate.")
-        changed = [k for k, default in SESSION_KEYS.items() if msg.get(k, default) != settings[k]]
+                                f"{msg['sample_rate']!r} Hz). Stop and start again to use the new rate.")
+        changed = [k for k in SESSION_KEYS if k in msg and msg[k] != settings[k]]
         if changed:
             raise ProtocolError(f"A hello mid-stream changed {', '.join(changed)}. Stop and start again to change it.")
     elif msg.get("type") == "client_stats":
@@ -259,7 +264,8 @@ def _handle_text(msg: Any, settings: dict[str, Any], state: Any) -> dict[str, An
             state.client_underruns = underruns
     elif msg.get("type") == "ping":
         t = msg.get("t")
-        return {"type": "pong", "t": t if type(t) in (int, float) and math.isfinite(t) else None}
+        usable = (type(t) is float and math.isfinite(t)) or (type(t) is int and abs(t) <= 2**53)
+        return {"type": "pong", "t": t if usable else None}
     else:
         raise ProtocolError(f"Unknown message type {msg.get('type')!r}.")
     return None
