@@ -10,6 +10,7 @@ sentences so long text can be synthesised and streamed one sentence at a time.
 
 from __future__ import annotations
 
+import calendar
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -132,10 +133,16 @@ def normalize(text: str) -> str:
     text = re.sub(r"\bNo\.\s*(?=\d)", "number ", text)
     text = re.sub(r"\b([ap])\.\s?m\.(?=\W|$)", lambda m: f"{m.group(1).upper()}M", text, flags=re.IGNORECASE)
     text = re.sub(r"\b(?:[A-Z]\.){2,}", lambda m: " ".join(m.group(0).replace(".", "")) + " ", text)
+    text = re.sub(r"\b(\d{4})-(\d{2})-(\d{2})\b", lambda m: _date(m, m.group(1), m.group(2), m.group(3)), text)
+    text = re.sub(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b", lambda m: _date(m, m.group(3), m.group(1), m.group(2)), text)
+    text = re.sub(r"([$€£])\s?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?", _currency, text)  # before the grouping
     text = re.sub(r"\b\d{1,3}(?:,\d{3})+\b(?!\.\d)", lambda m: num2words(int(m.group(0).replace(",", ""))), text)
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
-    text = re.sub(r"([$€£])\s?(\d+)(?:\.(\d{1,2}))?", _currency, text)
     text = re.sub(r"(\d+(?:\.\d+)?)\s?%", lambda m: f"{_number(m.group(1))} percent", text)
+    text = re.sub(r"\b(\d{1,2}):(\d{2})\s?([ap])m\b", lambda m: f"{_time(m)} {m.group(3).upper()}M", text,
+                  flags=re.IGNORECASE)
+    text = re.sub(r"\b(\d{1,2})\s?([ap])m\b", lambda m: f"{num2words(int(m.group(1)))} {m.group(2).upper()}M", text,
+                  flags=re.IGNORECASE)
     text = re.sub(r"\b(\d{1,2}):(\d{2})\b", _time, text)
     text = re.sub(r"\b(\d+)(st|nd|rd|th)\b", lambda m: num2words(int(m.group(1)), to="ordinal"), text)
     units = "|".join(re.escape(u) for u in sorted(UNITS, key=len, reverse=True))
@@ -195,9 +202,16 @@ def _number(token: str, as_year: bool = False) -> str:
     return num2words(value)
 
 
+def _date(m: re.Match, year: str, month: str, day: str) -> str:
+    """'March fourth, twenty twenty-one' (US month/day order for slashes); not a date: left as written."""
+    if not (1 <= int(month) <= 12 and 1 <= int(day) <= 31):
+        return m.group(0)
+    return f"{calendar.month_name[int(month)]} {num2words(int(day), to='ordinal')}, {_number(year, as_year=True)}"
+
+
 def _currency(m: re.Match) -> str:
     one, many, sub_one, sub_many = CURRENCIES[m.group(1)]
-    whole = int(m.group(2))
+    whole = int(m.group(2).replace(",", ""))
     words = f"{num2words(whole)} {one if whole == 1 else many}"
     if m.group(3):
         cents = int(m.group(3).ljust(2, "0"))

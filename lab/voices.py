@@ -12,6 +12,7 @@ stores nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -34,6 +35,7 @@ from lab.model_sources import REPO_ROOT
 log = logging.getLogger(__name__)
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
+MAX_NAME_CHARS = 48
 REFERENCE_FILE = "reference.wav"
 EMBEDDING_FILE = "speaker_embedding.npy"
 META_FILE = "meta.json"
@@ -91,8 +93,16 @@ def slugify(name: str) -> str:
     Raises:
         VoiceError: nothing usable remains.
     """
-    ascii_name = unicodedata.normalize("NFKD", name or "").encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9_-]+", "-", ascii_name.lower()).strip("-_")[:48]
+    name = (name or "").strip()
+    if len(name) > MAX_NAME_CHARS:
+        raise VoiceError(f"The voice name has {len(name)} characters; the limit is {MAX_NAME_CHARS}.")
+    ascii_name = unicodedata.normalize("NFKD", name.casefold()).encode("ascii", "ignore").decode()
+    lost = sorted({ch for ch in name if unicodedata.category(ch)[0] in "LN"
+                   and not unicodedata.normalize("NFKD", ch.casefold()).encode("ascii", "ignore")})
+    if lost and SLUG_RE.match(re.sub(r"[^a-z0-9_-]+", "-", ascii_name).strip("-_")):  # letters would vanish
+        raise VoiceError(f"The voice name {name!r} has letters with no Latin spelling here ({''.join(lost)}): "
+                         "name the voice in Latin letters (e.g. 'anna-home') so two names cannot collide.")
+    slug = re.sub(r"[^a-z0-9_-]+", "-", ascii_name).strip("-_")[:MAX_NAME_CHARS]
     if not SLUG_RE.match(slug):
         raise VoiceError(f"{name!r} is not a usable voice name: use letters and digits (e.g. 'anna-home').")
     return slug
@@ -133,16 +143,23 @@ def enroll(name: str, source: str | Path | bytes | Audio, consent: bool, overwri
     meta = {"display_name": name.strip(), "created": time.time(), "consent": CONSENT_TEXT,
             "reference": ref.as_dict(), "embedding_model": embed_model}
     staging = Path(tempfile.mkdtemp(prefix=".enroll-", dir=library_root()))
+    replaced = None
     try:
         audio_io.save(ref.audio, staging / REFERENCE_FILE)
         if embedding is not None:
             np.save(staging / EMBEDDING_FILE, embedding.astype(np.float32), allow_pickle=False)
         (staging / META_FILE).write_text(json.dumps(meta, indent=2))
-        if final.exists():
-            shutil.rmtree(final)
-        staging.rename(final)
+        if overwrite and final.exists():
+            replaced = Path(tempfile.mkdtemp(prefix=".replaced-", dir=library_root())) / slug
+            final.rename(replaced)
+        try:  # atomic, and refused when the folder exists: an enrolment of the same name that finished
+            staging.rename(final)  # while this one was cleaning its audio is never overwritten
+        except OSError:
+            raise VoiceError(f"A voice named {slug!r} exists already: pick another name or delete it first.") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if replaced is not None:
+            shutil.rmtree(replaced.parent, ignore_errors=True)
     log.info("enrolled voice %s (%.1f s of speech)", slug, ref.speech_seconds)
     return Voice(slug, final, meta)
 
@@ -162,11 +179,16 @@ def get_voice(name: str) -> Voice:
     Raises:
         VoiceError: no such voice (the message lists the enrolled ones).
     """
-    folder = _folder(slugify(name))
-    if not (folder / META_FILE).is_file():
-        known = ", ".join(v.name for v in list_voices()) or "none yet"
-        raise VoiceError(f"No enrolled voice named {name!r}. Enrolled voices: {known}.")
-    return Voice(folder.name, folder, json.loads((folder / META_FILE).read_text()))
+    wanted = (name or "").strip()
+    with contextlib.suppress(VoiceError):
+        folder = _folder(slugify(wanted))
+        if (folder / META_FILE).is_file():
+            voice = Voice(folder.name, folder, json.loads((folder / META_FILE).read_text()))
+            # the slug or the display name itself, not anything that slugifies alike ('../x' is not 'x')
+            if wanted in (voice.name, voice.display_name) or wanted.casefold() == voice.display_name.casefold():
+                return voice
+    known = ", ".join(v.name for v in list_voices()) or "none yet"
+    raise VoiceError(f"No enrolled voice named {name!r}. Enrolled voices: {known}.")
 
 
 def rename_voice(old: str, new: str) -> Voice:
@@ -187,13 +209,15 @@ def rename_voice(old: str, new: str) -> Voice:
     return Voice(slug, target, meta)
 
 
-def delete_voice(name: str) -> None:
-    """Remove a voice and everything stored for it (audio, embeddings, metadata).
+def delete_voice(name: str) -> str:
+    """Remove a voice and everything stored for it (audio, embeddings, metadata); returns its name.
 
     Raises:
         VoiceError: no such voice.
     """
-    shutil.rmtree(get_voice(name).folder)
+    voice = get_voice(name)
+    shutil.rmtree(voice.folder)
+    return voice.name
 
 
 def resolve_reference(name_or_path: str, role: str = "reference") -> Audio:

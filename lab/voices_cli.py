@@ -42,8 +42,7 @@ def cmd_voices(args: argparse.Namespace) -> int:
     elif args.action == "rename":
         payload = _summary(voices.rename_voice(args.name, args.new_name))
     else:
-        voices.delete_voice(args.name)
-        payload = {"deleted": args.name}
+        payload = {"deleted": voices.delete_voice(args.name)}
     _print(payload, args.json)
     return 0
 

@@ -101,3 +101,14 @@ def test_cli_clones_an_enrolled_voice_by_name_and_checks_the_speaker(tmp_path, s
     scores = payload["check"]["scores"]
     assert scores["speaker_sim"]["value"] > 0.5 and scores["speaker_sim"]["model"]
     assert scores["wer"]["value"] <= 0.25  # measured 0-0.08 over 8 runs
+
+
+def test_the_clone_tab_says_what_is_missing_without_quotes() -> None:
+    import gradio as gr
+
+    from webui import clone as clone_tab
+
+    with pytest.raises(gr.Error) as info:
+        next(clone_tab.clone("Hello.", None, clone_tab.UPLOADED, "auto", 1.0, 0.0, None, False,
+                             progress=lambda *a, **k: None))
+    assert info.value.message == "Choose an enrolled voice or upload/record a reference."

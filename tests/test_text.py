@@ -28,6 +28,12 @@ NORMALIZED = [
     ("Salt & pepper", "Salt and pepper"),
     ("Pi is 3.14", "Pi is three point one four"),
     ("Café naïve résumé", "Café naïve résumé"),
+    ("Dr. Smith paid $20.50 on 3/4/2021 at 10:30am.",
+     "Doctor Smith paid twenty dollars and fifty cents on March fourth, twenty twenty-one at ten thirty AM."),
+    ("He gave $1,000,000 to charity", "He gave one million dollars to charity"),
+    ("Open 9am to 5:15 PM", "Open nine AM to five fifteen PM"),
+    ("Since 2021-03-04", "Since March fourth, twenty twenty-one"),
+    ("Not a date: 13/25/2021", "Not a date: thirteen/twenty-five/twenty twenty-one"),
 ]
 
 

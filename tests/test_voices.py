@@ -100,6 +100,7 @@ def test_short_or_clipped_reference_is_kept_with_warnings(library: Path, speech_
 
 @pytest.mark.parametrize(("name", "slug"), [
     ("../../etc/passwd", "etc-passwd"), ("/root/.ssh", "root-ssh"), ("Zoë Çelik", "zoe-celik"), ("A B", "a-b"),
+    ("Straße", "strasse"),
 ])
 def test_names_become_safe_slugs_inside_the_library(name: str, slug: str, library: Path) -> None:
     assert voices.slugify(name) == slug
@@ -122,6 +123,40 @@ def test_rename_delete_and_duplicates(library: Path, speech_by_speaker) -> None:
     assert _stored(library) == []
     with pytest.raises(voices.VoiceError, match="No enrolled voice named 'kal-two'"):
         voices.get_voice("kal-two")
+
+
+def test_lookups_take_the_name_not_anything_that_slugifies_alike(library: Path, speech_by_speaker) -> None:
+    voices.enroll("Kal Home", _joined(speech_by_speaker["kal"][:2]), consent=True)
+    assert voices.get_voice("kal home").name == voices.get_voice("kal-home").name == "kal-home"
+    for lookalike in ("../kal-home", "KAL!!HOME", "kal_home"):
+        with pytest.raises(voices.VoiceError, match="No enrolled voice named"):
+            voices.delete_voice(lookalike)
+    assert voices.delete_voice("Kal Home") == "kal-home" and _stored(library) == []
+
+
+def test_an_enrolment_that_finishes_first_is_never_overwritten(library: Path, speech_by_speaker,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    prepare = voices.reference.prepare
+
+    def slow_prepare(raw, *args, **kwargs):  # another session enrolls the same name meanwhile
+        monkeypatch.setattr(voices.reference, "prepare", prepare)
+        voices.enroll("Race", _joined(speech_by_speaker["slt"][:2]), consent=True)
+        return prepare(raw, *args, **kwargs)
+
+    monkeypatch.setattr(voices.reference, "prepare", slow_prepare)
+    with pytest.raises(voices.VoiceError, match="exists already"):
+        voices.enroll("Race", _joined(speech_by_speaker["kal"][:2]), consent=True)
+    assert _stored(library) == ["race"]
+    stored = voices.get_voice("race").audio()
+    assert stored.duration > 1.0  # the first enrolment's audio, whole
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("Đorđe", "no Latin spelling here \\(Đđ\\)"), ("Анна Smith", "no Latin spelling"), ("x" * 49, "limit is 48"),
+])
+def test_names_that_would_lose_letters_or_be_cut_are_refused(name: str, message: str) -> None:
+    with pytest.raises(voices.VoiceError, match=message):
+        voices.slugify(name)
 
 
 def test_resolve_reference_accepts_a_file_and_explains_unknown_names(library: Path, speech_set) -> None:

@@ -88,14 +88,14 @@ def clone(text: str, reference: str | None, voice_name: str, engine: str, speed:
     from lab import reference as reference_io
     from lab import voices
 
+    if not (voice_name and voice_name != UPLOADED) and not reference:
+        raise gr.Error("Choose an enrolled voice or upload/record a reference.")
     try:
         if voice_name and voice_name != UPLOADED:
             voice = voices.get_voice(voice_name).audio()
-        elif reference:
+        else:
             progress(0.0, desc="Cleaning the reference (VAD, loudness)")
             voice = reference_io.prepare(reference_io.load(reference), measure_quality=False).audio
-        else:
-            raise gr.Error("Choose an enrolled voice or upload/record a reference.")
     except ERRORS as exc:
         raise gr.Error(str(exc)) from exc
     style = {"pitch_semitones": pitch} if pitch else {}
@@ -117,7 +117,8 @@ def build() -> None:
             enroll_button = gr.Button("Enroll voice")
             enroll_report = gr.HTML()
             with gr.Accordion("Voice library", open=False):
-                library = gr.Dropdown(names, value=names[0] if names else None, label="Enrolled voices")
+                library = gr.Dropdown(names, value=names[0] if names else None, label="Enrolled voices",
+                                      allow_custom_value=True)
                 stored = gr.Audio(label="Stored reference", type="filepath", interactive=False)
                 new_name = gr.Textbox(label="New name", max_length=48)
                 with gr.Row():
@@ -126,7 +127,7 @@ def build() -> None:
                     delete_button = gr.Button("Delete", size="sm", variant="stop")
         with gr.Column():
             gr.Markdown("### 2 · Say something in that voice")
-            voice = gr.Dropdown([UPLOADED, *names], value=UPLOADED, label="Voice")
+            voice = gr.Dropdown([UPLOADED, *names], value=UPLOADED, label="Voice", allow_custom_value=True)
             text = gr.Textbox(label=f"Text (up to {MAX_CHARS} characters)", lines=4, max_length=MAX_CHARS)
             engine = gr.Dropdown(engine_choices(("clone",)), value=AUTO, label="Cloning engine")
             with gr.Accordion("Controls", open=False):
@@ -142,3 +143,6 @@ def build() -> None:
     rename_button.click(rename, [library, new_name], [library, voice], api_visibility="private")
     delete_button.click(delete, library, [library, voice], api_visibility="private")
     button.click(clone, [text, recording, voice, engine, speed, pitch, seed, check], outs, api_name="clone")
+    # Other sessions enroll and delete voices while this page is open: the lists are re-read when opened.
+    library.focus(lambda current: _library_updates(current)[0], library, library, api_visibility="private")
+    voice.focus(lambda current: _library_updates(current)[1], voice, voice, api_visibility="private")

@@ -143,7 +143,8 @@ def build() -> None:
         with gr.Column():
             text = gr.Textbox(label=f"Text (up to {MAX_CHARS} characters, English)", lines=5, max_length=MAX_CHARS)
             with gr.Row():
-                voice = gr.Dropdown([OWN_VOICE, *voice_choices()], value=OWN_VOICE, label="Voice (enroll in Clone)")
+                voice = gr.Dropdown([OWN_VOICE, *voice_choices()], value=OWN_VOICE, label="Voice (enroll in Clone)",
+                                    allow_custom_value=True)  # voices enrolled after the page was built
                 refresh = gr.Button("↻ voices", size="sm", scale=0)
                 engine = gr.Dropdown(engine_choices(("tts", "clone")), value=AUTO, label="Engine")
             with gr.Accordion("Controls", open=False):
