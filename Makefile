@@ -3,12 +3,13 @@
 # packages the tests and app use) on first use.
 PY := .venv/bin/python
 STAMP := .venv/.installed
-SYSTEM_PACKAGES := ffmpeg flite espeak-ng chromium chromium-driver
+# build-essential/python3-dev: pesq and pyworld build from source; python3-venv: the .venv itself
+SYSTEM_PACKAGES := build-essential python3-dev python3-venv ffmpeg flite espeak-ng chromium chromium-driver
 PYTEST_ARGS ?=
 
 .PHONY: run test lint system-packages bench
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt | system-packages
 	python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip "setuptools<81" wheel
 	$(PY) -m pip install -q -r requirements.txt
@@ -21,10 +22,10 @@ system-packages:
 	  else echo "Missing system packages:$$missing. Install them with: sudo apt-get install -y$$missing"; exit 1; fi; \
 	fi
 
-run: $(STAMP) system-packages
+run: $(STAMP)
 	$(PY) app.py
 
-test: $(STAMP) system-packages
+test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -40,7 +40,16 @@ def build_app() -> FastAPI:
     return gr.mount_gradio_app(app, demo, path="/", max_file_size=MAX_UPLOAD, ssr_mode=False)
 
 
+def listen_address() -> tuple[str, int]:
+    """(host, port) to serve on: Gradio's own variables first (a Hugging Face Space sets GRADIO_SERVER_NAME=0.0.0.0
+    and GRADIO_SERVER_PORT), then HOST / PORT; locally 127.0.0.1:7860."""
+    host = os.environ.get("GRADIO_SERVER_NAME") or os.environ.get("HOST") or "127.0.0.1"
+    port = os.environ.get("GRADIO_SERVER_PORT") or os.environ.get("PORT") or "7860"
+    return host, int(port)
+
+
 if __name__ == "__main__":
     import uvicorn
 
-    uvicorn.run(build_app(), host=os.environ.get("HOST", "127.0.0.1"), port=int(os.environ.get("PORT", "7860")))
+    host, port = listen_address()
+    uvicorn.run(build_app(), host=host, port=port)

@@ -133,6 +133,7 @@ def enroll(name: str, source: str | Path | bytes | Audio, consent: bool, overwri
     """
     if consent is not True:
         raise VoiceError(f"Please confirm consent first: “{CONSENT_TEXT}”")
+    _recover_interrupted()
     slug = slugify(name)
     final = _folder(slug)
     if final.exists() and not overwrite:
@@ -162,6 +163,20 @@ def enroll(name: str, source: str | Path | bytes | Audio, consent: bool, overwri
             shutil.rmtree(replaced.parent, ignore_errors=True)
     log.info("enrolled voice %s (%.1f s of speech)", slug, ref.speech_seconds)
     return Voice(slug, final, meta)
+
+
+def _recover_interrupted(min_age_s: float = 3600.0) -> None:
+    """Tidy up after enrolments a crash interrupted (older than ``min_age_s``, so none still running): a voice
+    moved aside for an overwrite goes back if nothing replaced it; staging folders are deleted."""
+    root, deadline = library_root(), time.time() - min_age_s
+    for folder in [*root.glob(".replaced-*"), *root.glob(".enroll-*")]:
+        if folder.stat().st_mtime > deadline:
+            continue
+        for old in folder.glob("*") if folder.name.startswith(".replaced-") else []:
+            if SLUG_RE.match(old.name) and not (root / old.name).exists():
+                old.rename(root / old.name)
+                log.warning("restored voice %s after an interrupted overwrite", old.name)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def list_voices() -> list[Voice]:

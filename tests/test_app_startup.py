@@ -62,3 +62,25 @@ def test_importing_app_loads_no_heavy_libraries() -> None:
                           env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_app_listens_where_a_space_tells_it(monkeypatch) -> None:
+    import app
+
+    for name in ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "HOST", "PORT"):
+        monkeypatch.delenv(name, raising=False)
+    assert app.listen_address() == ("127.0.0.1", 7860)
+    monkeypatch.setenv("HOST", "::1")
+    monkeypatch.setenv("PORT", "9000")
+    assert app.listen_address() == ("::1", 9000)
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")  # what a Hugging Face Space sets
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7861")
+    assert app.listen_address() == ("0.0.0.0", 7861)
+
+
+def test_readme_declares_the_space() -> None:
+    header = (REPO / "README.md").read_text().split("---")[1]
+    fields = dict(line.split(": ", 1) for line in header.strip().splitlines())
+    pinned = next(line for line in (REPO / "requirements.txt").read_text().splitlines() if line.startswith("gradio=="))
+    assert fields["sdk"] == "gradio" and fields["app_file"] == "app.py"
+    assert fields["sdk_version"] == pinned.split("==")[1]

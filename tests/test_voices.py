@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +150,19 @@ def test_an_enrolment_that_finishes_first_is_never_overwritten(library: Path, sp
     assert _stored(library) == ["race"]
     stored = voices.get_voice("race").audio()
     assert stored.duration > 1.0  # the first enrolment's audio, whole
+
+
+def test_an_interrupted_enrolment_is_tidied_up_and_an_overwritten_voice_restored(library: Path,
+                                                                                 speech_by_speaker) -> None:
+    voices.enroll("kept", _joined(speech_by_speaker["kal"][:2]), consent=True)
+    aside = library / ".replaced-crash"  # a crash between moving the old voice aside and moving the new one in
+    aside.mkdir()
+    (library / "kept").rename(aside / "kept")
+    (library / ".enroll-crash").mkdir()
+    for folder in (aside, library / ".enroll-crash"):
+        os.utime(folder, (0, 0))
+    voices.enroll("other", _joined(speech_by_speaker["slt"][:2]), consent=True)
+    assert _stored(library) == ["kept", "other"] and voices.get_voice("kept").audio().duration > 1.0
 
 
 @pytest.mark.parametrize(("name", "message"), [
