@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import re
 import shutil
 import tempfile
@@ -30,7 +29,7 @@ import numpy as np
 from lab import audio as audio_io
 from lab import reference
 from lab.audio import Audio, AudioError
-from lab.model_sources import REPO_ROOT
+from lab.paths import data_root
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +72,6 @@ class Voice:
         """The stored speaker embedding, shape (D,), or None when none could be computed."""
         path = self.folder / EMBEDDING_FILE
         return np.load(path, allow_pickle=False) if path.is_file() else None
-
-
-def data_root() -> Path:
-    """The data folder ($VOICELAB_DATA or <repo>/data)."""
-    return Path(os.environ.get("VOICELAB_DATA", REPO_ROOT / "data"))
 
 
 def library_root() -> Path:

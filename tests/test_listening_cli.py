@@ -129,3 +129,12 @@ def test_listen_tab_handlers(tmp_path: Path, zip_upload: Path, monkeypatch: pyte
     assert len(files) == 4
     assert listen.results_handler(test_id, "wrong", False) == ("<p><b>No test with that id and owner token.</b></p>",
                                                               None)
+
+
+def test_the_listening_database_lives_in_the_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from eval.listening import database
+
+    monkeypatch.setenv("VOICELAB_DATA", str(tmp_path))
+    url = database.default_url()
+    assert url == f"sqlite:///{tmp_path / 'listening.db'}"
+    assert database.data_root(url) == tmp_path / "listening_audio"

@@ -23,28 +23,28 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from eval.listening.schema import Base
+from lab import paths
 
 log = logging.getLogger(__name__)
 
 ENV_URL = "VOICELAB_LISTENING_DB"
 ENV_AUDIO = "VOICELAB_LISTENING_AUDIO"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 BUSY_TIMEOUT_MS = 60_000
 
 
 def default_url() -> str:
-    """The database URL: env VOICELAB_LISTENING_DB, else SQLite at <repo>/data/listening.db."""
-    return os.environ.get(ENV_URL) or f"sqlite:///{REPO_ROOT / 'data' / 'listening.db'}"
+    """The database URL: env VOICELAB_LISTENING_DB, else SQLite at <data>/listening.db (lab.paths.data_root)."""
+    return os.environ.get(ENV_URL) or f"sqlite:///{paths.data_root() / 'listening.db'}"
 
 
 def data_root(url: str) -> Path:
     """Folder for test-owned audio: env VOICELAB_LISTENING_AUDIO (e.g. a volume shared by replicas),
-    else next to a SQLite file, else <repo>/data/listening_audio."""
+    else next to a SQLite file, else <data>/listening_audio."""
     if os.environ.get(ENV_AUDIO):
         return Path(os.environ[ENV_AUDIO])
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         return Path(url.removeprefix("sqlite:///")).resolve().parent / "listening_audio"
-    return REPO_ROOT / "data" / "listening_audio"
+    return paths.data_root() / "listening_audio"
 
 
 def _sqlite_engine(url: str, immediate: bool, synchronous: str = "FULL") -> Engine:

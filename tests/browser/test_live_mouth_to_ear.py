@@ -193,3 +193,20 @@ def test_gradio_streaming_path_delay_is_measured(app_url, browser, figures):
     # Gradio's HLS player drops and skips audio on a busy machine, so only a clear peak is a measurement;
     # the figure is reported either way and the report says which runs were clear.
     assert len(onset_times_ms(played, rate)) >= 3, figures["gradio_streaming"]
+
+
+def test_a_double_click_on_start_opens_one_session_and_stop_ends_it(app_url, browser):
+    page = browser.new_page()
+    sockets, errors = [], []
+    page.on("websocket", lambda ws: sockets.append(ws))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(app_url + "/live/page")
+    page.locator("#reference").set_input_files(str(REFERENCE))
+    page.locator("#status.ok").wait_for(timeout=60_000)
+    page.locator("#start").dblclick()
+    page.locator("#status.ok", has_text="Live").wait_for(timeout=30_000)
+    time.sleep(1.0)
+    page.locator("#stop").click()
+    time.sleep(1.0)
+    page.close()
+    assert len(sockets) == 1 and sockets[0].is_closed() and errors == [], (len(sockets), errors)

@@ -97,7 +97,21 @@ async function openCapture(stream) {
   throw lastError;
 }
 
+// One session per Start: the button is off from the first click, before the slow awaits (upload, microphone,
+// worklet), so a double click cannot open a second socket that Stop would never close.
 async function start() {
+  if (state.starting || state.ws) return;
+  state.starting = true;
+  $('start').disabled = true;
+  try {
+    await openSession();
+  } finally {
+    state.starting = false;
+    if (!state.ws) $('start').disabled = false;
+  }
+}
+
+async function openSession() {
   if (!state.targetId) await ($('voice').value ? useVoice() : uploadReference());
   if (!state.targetId) return;
   const chunkMs = Number($('chunk').value);
@@ -145,6 +159,7 @@ function onCaptured(msg) {
 }
 
 function onPlayback(msg) {
+  if (!state.ctx) return; // a message still in flight from a context that was just closed
   if (msg.type === 'rec') { if (state.recording) state.recording.output.push({ frame: msg.frame, samples: msg.samples }); return; }
   $('out-level').value = Math.min(1, msg.rms * 4);
   state.client = { bufferMs: 1000 * msg.fillSamples / state.ctx.sampleRate, underruns: msg.underruns, dropped: msg.dropped };
