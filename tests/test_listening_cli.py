@@ -101,7 +101,7 @@ def test_a_silent_output_is_kept_as_it_is_and_named(tmp_path: Path, capsys: pyte
                         "--db", f"sqlite:///{tmp_path / 'l.db'}")
     assert code == 0
     assert "warning: 1 output clips are silent or too quiet to measure and are played as they are" in out
-    assert "mute/joe_00" in out
+    assert "mute/joe_00" in out and "no attention checks could be made" not in out
     stored = [audio.load(f) for f in (tmp_path / "listening_audio").glob("*/*.wav")]
     assert sum(not np.any(a.samples) for a in stored) == 1  # the silent output, not a degraded copy of it
 
@@ -138,3 +138,16 @@ def test_the_listening_database_lives_in_the_data_folder(tmp_path: Path, monkeyp
     url = database.default_url()
     assert url == f"sqlite:///{tmp_path / 'listening.db'}"
     assert database.data_root(url) == tmp_path / "listening_audio"
+
+
+def test_a_test_of_only_silent_outputs_says_it_has_no_attention_checks(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    audio.save(audio.Audio(np.zeros(16000, np.float32), 16000), run / "s.wav")
+    (run / "results.jsonl").write_text("".join(json.dumps({"id": u, "system": "mute", "audio": "s.wav"}) + "\n"
+                                               for u in ("a", "b")))
+    code, out, _ = _run(capsys, "listen", "create", "--from-run", str(run), "--kind", "mos", "--question", "Q",
+                        "--db", f"sqlite:///{tmp_path / 'l.db'}")
+    assert code == 0 and "0 attention checks" in out
+    assert "warning: no attention checks could be made (every output is silent)" in out

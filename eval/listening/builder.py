@@ -113,6 +113,13 @@ class _ClipWriter:
         return out
 
 
+def _attention_warning(attention: list[Item]) -> list[str]:
+    """Say so when no attention check could be made (every output silent): raters cannot be screened."""
+    if attention:
+        return []
+    return ["no attention checks could be made (every output is silent): careless raters cannot be flagged"]
+
+
 def _load(source: Path | bytes) -> lab_audio.Audio:
     return lab_audio.load(source, max_seconds=MAX_CLIP_SECONDS, min_seconds=0.5)
 
@@ -168,7 +175,7 @@ def create_test(db: Database, stimuli: list[Stimulus], kind: str, question: str,
         raise
     log.info("created %s test %s: %d items, %d attention checks", kind, test_id, len(items), len(attention))
     return CreatedTest(test_id, owner_token, f"/listen/t/{test_id}", kind, len(items), len(attention),
-                       len(outputs), systems, writer.warnings())
+                       len(outputs), systems, writer.warnings() + _attention_warning(attention))
 
 
 def _normal_items(writer: _ClipWriter, stimuli: list[Stimulus], kind: str
