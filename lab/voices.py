@@ -91,14 +91,14 @@ def slugify(name: str) -> str:
     if len(name) > MAX_NAME_CHARS:
         raise VoiceError(f"The voice name has {len(name)} characters; the limit is {MAX_NAME_CHARS}.")
     ascii_name = unicodedata.normalize("NFKD", name.casefold()).encode("ascii", "ignore").decode()
-    lost = sorted({ch for ch in name if unicodedata.category(ch)[0] in "LN"
-                   and not unicodedata.normalize("NFKD", ch.casefold()).encode("ascii", "ignore")})
-    if lost and SLUG_RE.match(re.sub(r"[^a-z0-9_-]+", "-", ascii_name).strip("-_")):  # letters would vanish
-        raise VoiceError(f"The voice name {name!r} has letters with no Latin spelling here ({''.join(lost)}): "
-                         "name the voice in Latin letters (e.g. 'anna-home') so two names cannot collide.")
     slug = re.sub(r"[^a-z0-9_-]+", "-", ascii_name).strip("-_")[:MAX_NAME_CHARS]
     if not SLUG_RE.match(slug):
         raise VoiceError(f"{name!r} is not a usable voice name: use letters and digits (e.g. 'anna-home').")
+    lost = sorted({ch for ch in name if unicodedata.category(ch)[0] in "LN"
+                   and not unicodedata.normalize("NFKD", ch.casefold()).encode("ascii", "ignore")})
+    if lost:  # letters that would vanish from the slug: 'Анна Smith' would collide with 'Smith'
+        raise VoiceError(f"The voice name {name!r} has letters with no Latin spelling here ({''.join(lost)}): "
+                         "name the voice in Latin letters (e.g. 'anna-home') so two names cannot collide.")
     return slug
 
 
@@ -194,7 +194,7 @@ def get_voice(name: str) -> Voice:
         if (folder / META_FILE).is_file():
             voice = Voice(folder.name, folder, json.loads((folder / META_FILE).read_text()))
             # the slug or the display name itself, not anything that slugifies alike ('../x' is not 'x')
-            if wanted in (voice.name, voice.display_name) or wanted.casefold() == voice.display_name.casefold():
+            if wanted == voice.name or wanted.casefold() == voice.display_name.casefold():
                 return voice
     known = ", ".join(v.name for v in list_voices()) or "none yet"
     raise VoiceError(f"No enrolled voice named {name!r}. Enrolled voices: {known}.")

@@ -108,19 +108,20 @@ def score(names: list[str], inputs: MetricInputs, model: None = None) -> dict[st
     ``model`` is always None: the family interface passes it to model-based families.
     """
     assert inputs.ref is not None, "callers skip intrusive metrics without a reference"
+    aligned: Alignment | None = None
     try:
-        aligned: Alignment | DelayTooLargeError = align(inputs.ref, inputs.deg, ALIGN_RATE)
-        shared = {"delay_ms": aligned.delay_ms}
+        aligned, delay_error = align(inputs.ref, inputs.deg, ALIGN_RATE), None
     except DelayTooLargeError as exc:
-        aligned, shared = exc, {"delay_ms": None}
+        delay_error = exc
+    shared = {"delay_ms": aligned.delay_ms if aligned else None}
     results: dict[str, MetricResult] = {}
     for name in names:
         try:
             if name.startswith("pesq"):
                 value = pesq_mos(inputs.ref, inputs.deg, name.removeprefix("pesq_"))
                 details = {**shared, "delay_removed": False, "alignment": "P.862 internal time alignment"}
-            elif isinstance(aligned, DelayTooLargeError):
-                raise aligned
+            elif delay_error is not None:
+                raise delay_error
             else:
                 value, facts = _stoi_on_aligned(aligned, extended=name == "estoi")
                 details = {**shared, "delay_removed": True, **facts}
