@@ -131,6 +131,28 @@ SPECS: dict[str, ModelSpec] = {
         "world-knn", "convert", "lab.engines.world_knn:load",
         "Built-in converter: WORLD analysis/synthesis with k-NN target envelopes (no weights)", sample_rate=16000,
     ),
+    "world-knn-phones": ModelSpec(
+        "world-knn-phones", "convert", "lab.engines.world_knn_phones:load",
+        "Built-in converter for files: world-knn matching target frames of the same phone (Whisper tiny.en "
+        "transcript forced-aligned by the PocketSphinx en-us model)", package="pocketsphinx", fallback="world-knn",
+        sample_rate=16000,
+        files={
+            "pocketsphinx/model/en-us/en-us/mdef": "2360f9a86889c1cfee8bd618a0269387911e5fb2920a594f506b18b8c79683b0",
+            "pocketsphinx/model/en-us/en-us/means": "832019e32cac12eb318964f96f469034acb12d0348eeddc3831831a100cb4dd4",
+            "pocketsphinx/model/en-us/en-us/variances":
+                "b00d696f85e96834fc10f8e5f06428d8c4db6bffdbe5845b6f69bf6efbc48fa5",
+            "pocketsphinx/model/en-us/en-us/sendump":
+                "8c9564c0d5bef69ca9d9bf1014abe162f071644cf02cf1fa8a483c3dc165a7a8",
+            "pocketsphinx/model/en-us/en-us/transition_matrices":
+                "c1f7f28ea43177be734be1f88bd7f1b9a853d0e660f8599c67c6eaeca8bb539a",
+            "pocketsphinx/model/en-us/en-us/feat.params":
+                "c982c5f75e2a30c34d2c9ef1f6b129a5a00e67e3e927565076b58664cc2404c9",
+            "pocketsphinx/model/en-us/en-us/noisedict":
+                "7295b07df2c204c4f87c6782b6be1a3859d7006d4e3864181c955d6dab105a33",
+            "pocketsphinx/model/en-us/cmudict-en-us.dict":
+                "20b5c293e1f311fb375fe067e500ec5636f4fc7af5594967263696def9b23bfe",
+        },
+    ),
     "piper-world-knn": ModelSpec(
         "piper-world-knn", "clone", "lab.engines.piper_clone:load",
         "Offline cloning: Piper joe TTS converted to the reference voice by world-knn", sample_rate=16000,

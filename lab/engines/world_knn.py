@@ -108,10 +108,16 @@ class WorldKnnStreamer:
     # with its block, ANALYSIS_LOOKAHEAD samples after the block's last frame.
     lookahead_samples = (1 + wm.CONTEXT + wa.BLOCK_FRAMES - 1) * wa.FRAME + wa.ANALYSIS_LOOKAHEAD
 
-    def __init__(self, voice: wm.TargetVoice, settings: Settings, chunk_ms: int, noise: np.ndarray):
+    def __init__(self, voice: wm.TargetVoice, settings: Settings, chunk_ms: int, noise: np.ndarray,
+                 source_tags: np.ndarray | None = None):
+        """``source_tags``: (frames, T) extra matching features of every source frame, known in advance (offline
+        only: e.g. phone labels), matched against the same T trailing columns of the voice's keys."""
         if chunk_ms <= 0 or chunk_ms * wa.SAMPLE_RATE % (1000 * wa.FRAME):
             raise ValueError(f"chunk_ms must be a positive multiple of {wa.FRAME_MS:g} ms, got {chunk_ms}.")
-        self.voice, self.settings, self.noise = voice, settings, noise
+        if (0 if source_tags is None else source_tags.shape[1]) != wm.tag_dims(voice):
+            raise ValueError(f"The source has {0 if source_tags is None else source_tags.shape[1]} tag columns, "
+                             f"the target voice {wm.tag_dims(voice)}; prepare both with the same engine.")
+        self.voice, self.settings, self.noise, self.source_tags = voice, settings, noise, source_tags
         self.hop_samples = chunk_ms * wa.SAMPLE_RATE // 1000
         self.keys = {c: _first_dims(k, settings.match_dims) for c, k in voice.keys.items()}
         self.key_norms = {c: (k**2).sum(axis=1) for c, k in self.keys.items()}
@@ -123,7 +129,7 @@ class WorldKnnStreamer:
         moments.update({f"env_{c}": wm.Moments.prior(v.env_mean[c], v.env_std[c], wm.PRIOR_FRAMES)
                         for c in wm.CLASSES})
         moments["logf0"] = wm.Moments.prior(np.array([v.logf0_mean]), np.array([v.logf0_std]), wm.PRIOR_FRAMES)
-        dims = (2 * wm.CONTEXT + 1) * self.settings.match_dims
+        dims = (2 * wm.CONTEXT + 1) * self.settings.match_dims + wm.tag_dims(v)
         history = {c: wm.SourceHistory.empty(dims, wa.BINS) for c in wm.CLASSES}
         return StreamState(np.zeros(0), 0, moments=moments, history=history,
                            synth=SynthState(position=-self.lookahead_samples))
@@ -188,6 +194,11 @@ class WorldKnnStreamer:
         ctx = np.clip(rows[:, None] + np.arange(-wm.CONTEXT, wm.CONTEXT + 1)[None, :], 0, None) - s.frames_first
         st = self.settings
         queries = s.z[ctx][:, :, : st.match_dims].reshape(len(rows), -1).astype(np.float32)
+        if self.source_tags is not None:  # rows past the tagged source (the padding that flushes a file) get none
+            tags = np.zeros((len(rows), self.source_tags.shape[1]), np.float32)
+            known = rows < len(self.source_tags)
+            tags[known] = self.source_tags[rows[known]]
+            queries = np.concatenate([queries, tags], axis=1)
         i = rows - s.frames_first
         voiced, source_env, eq_only = s.frames.voiced[i], s.frames.log_sp[i], s.mapped[i]
         matched, matched_ap = np.zeros((len(rows), wa.BINS)), np.zeros((len(rows), wa.BINS))
@@ -279,8 +290,13 @@ class WorldKnnEngine:
             16 kHz Audio of the source's length, and extra facts (settings, timings).
         """
         start = time.perf_counter()
+        out, extra = self._run(source, self.streamer(voice, OFFLINE_CHUNK_MS))
+        extra.update(target_speech_seconds=voice.speech_seconds, convert_seconds=time.perf_counter() - start)
+        return out, extra
+
+    def _run(self, source: Audio, stream: WorldKnnStreamer) -> tuple[Audio, dict[str, Any]]:
+        """Stream the whole of ``source`` through ``stream`` and cut the output to the source's span."""
         x = source.resample(wa.SAMPLE_RATE).samples
-        stream = self.streamer(voice, OFFLINE_CHUNK_MS)
         hop, delay = stream.hop_samples, stream.lookahead_samples
         n_steps = -(-(len(x) + delay) // hop)
         padded = np.zeros(n_steps * hop, dtype=np.float32)
@@ -290,8 +306,7 @@ class WorldKnnEngine:
             out, state = stream.step(padded[i * hop : (i + 1) * hop], state)
             outputs.append(out)
         y = np.concatenate(outputs)[delay : delay + len(x)]
-        extra = {"settings": {f.name: getattr(self.settings, f.name) for f in fields(self.settings)},
-                 "target_speech_seconds": voice.speech_seconds, "convert_seconds": time.perf_counter() - start}
+        extra = {"settings": {f.name: getattr(self.settings, f.name) for f in fields(self.settings)}}
         return Audio(np.clip(y, -1.0, 1.0).astype(np.float32), wa.SAMPLE_RATE), extra
 
     def with_settings(self, **changes: Any) -> WorldKnnEngine:
@@ -300,9 +315,12 @@ class WorldKnnEngine:
 
 
 def _first_dims(stacked: np.ndarray, dims: int) -> np.ndarray:
-    """Keep the first ``dims`` coefficients of every context frame of stacked keys (N, frames * D)."""
-    per_frame = stacked.reshape(len(stacked), 2 * wm.CONTEXT + 1, -1)
-    return np.ascontiguousarray(per_frame[:, :, :dims].reshape(len(stacked), -1))
+    """Keep the first ``dims`` coefficients of every context frame of stacked keys (N, frames * D [+ tags]);
+    trailing tag columns are kept whole."""
+    context = (2 * wm.CONTEXT + 1) * (wa.CODED_DIMS - 1)
+    per_frame = stacked[:, :context].reshape(len(stacked), 2 * wm.CONTEXT + 1, -1)
+    return np.ascontiguousarray(np.concatenate([per_frame[:, :, :dims].reshape(len(stacked), -1),
+                                                stacked[:, context:]], axis=1))
 
 
 def load(path: Path | None, spec: ModelSpec) -> WorldKnnEngine:

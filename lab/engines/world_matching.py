@@ -96,7 +96,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lab.audio import AudioError
-from lab.engines.world_analysis import FRAME_MS, Frames
+from lab.engines.world_analysis import CODED_DIMS, FRAME_MS, Frames
 
 CONTEXT = 1  # neighbouring frames stacked either side of a frame for matching
 PRIOR_FRAMES = 50.0  # weight (frames) of the prior in the running source statistics
@@ -159,7 +159,8 @@ class TargetVoice:
     """Everything the converter needs to know about the target, from its reference audio.
 
     Attributes:
-        keys: per class ("voiced"/"unvoiced"), (N, (2*CONTEXT+1)*(D-1)) normalised stacked features.
+        keys: per class ("voiced"/"unvoiced"), (N, (2*CONTEXT+1)*(D-1) + T) normalised stacked features, then T tag
+            columns (none for world-knn; phone labels for world-knn-phones).
         envelopes: per class, (N, BINS) float32 log envelopes of the same frames.
         aperiodicity: per class, (N, BINS) float32 D4C aperiodicity of the same frames.
         cep_mean / cep_std: per class, (D-1,) statistics of the mel-cepstrum without c0.
@@ -195,8 +196,17 @@ def stack_context(z: np.ndarray) -> np.ndarray:
     return np.concatenate([padded[i : i + len(z)] for i in range(2 * CONTEXT + 1)], axis=1)
 
 
-def build_target(frames: Frames) -> TargetVoice:
+def tag_dims(voice: TargetVoice) -> int:
+    """Extra matching columns (tags, e.g. phone labels) after the stacked cepstra of the voice's keys."""
+    return voice.keys["voiced"].shape[1] - (2 * CONTEXT + 1) * (CODED_DIMS - 1)
+
+
+def build_target(frames: Frames, tags: np.ndarray | None = None) -> TargetVoice:
     """Analyse a target reference's frames into a matching set and speaker statistics.
+
+    Args:
+        frames: the reference's WORLD frames.
+        tags: (len(frames), T) extra matching features per frame (e.g. phone labels), appended to the keys.
 
     Raises:
         AudioError: less than MIN_SPEECH_SECONDS of speech or MIN_VOICED_SECONDS of voicing.
@@ -221,7 +231,7 @@ def build_target(frames: Frames) -> TargetVoice:
         stats[name] = {"mean": rows.mean(axis=0), "std": rows.std(axis=0) + 1e-4,
                        "env": env.mean(axis=0), "env_std": env.std(axis=0) + 1e-3}
         z[mask] = (cep[mask] - stats[name]["mean"]) / stats[name]["std"]
-    stacked = stack_context(z)
+    stacked = stack_context(z) if tags is None else np.concatenate([stack_context(z), tags], axis=1)
     keys, envelopes, aperiodicity = {}, {}, {}
     for name, mask in masks.items():
         idx = np.flatnonzero(mask)[:MAX_TARGET_FRAMES]
