@@ -111,7 +111,7 @@ def pick_sources(source: list[Utterance], target: list[Utterance], n: int = 1) -
     return [u for u in reversed(source) if u.text not in used][:n] or [source[-1]]
 
 
-def evaluate(groups: dict[str, list[Utterance]], engine: str = "world-knn", quality: bool = True,
+def evaluate(groups: dict[str, list[Utterance]], engine: str = convert.DEFAULT_FILE_ENGINE, quality: bool = True,
              sources: int = 1) -> list[PairScore]:
     """Convert and score up to ``sources`` utterances per ordered pair of speakers in ``groups``.
 
@@ -156,7 +156,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", type=Path, default=FIXTURES, help="folder with manifest.csv")
     parser.add_argument("--speakers", help="comma-separated subset of speakers")
-    parser.add_argument("--engine", default="world-knn")
+    parser.add_argument("--engine", default=convert.DEFAULT_FILE_ENGINE)
     parser.add_argument("--sources", type=int, default=1, help="source utterances converted per pair")
     args = parser.parse_args()
     groups = load_set(args.set)

@@ -22,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("convert", help="convert a recording to a target voice")
     p.add_argument("source", help="recording to convert")
     p.add_argument("--target", required=True, help="enrolled voice name or a reference recording of the target")
-    p.add_argument("--engine", default=convert.DEFAULT_ENGINE, help="converter registry name (default world-knn)")
+    p.add_argument("--engine", help=f"converter registry name (default {convert.DEFAULT_FILE_ENGINE} for files, "
+                   f"{convert.DEFAULT_ENGINE} with --stream)")
     p.add_argument("--out", help="output audio file (.wav, .flac, ...); required unless --stream")
     p.add_argument("--stream", action="store_true", help="simulate a live stream chunk by chunk (latency figures)")
     p.add_argument("--chunk-ms", type=chunk_ms, default=20,
@@ -51,13 +52,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if args.stream:
         from lab import streaming
 
-        payload = streaming.simulate(source, target, args.engine, args.chunk_ms)
+        payload = streaming.simulate(source, target, args.engine or convert.DEFAULT_ENGINE, args.chunk_ms)
         streamed = payload.pop("audio", None)
         if args.out and streamed is not None:
             audio.save(streamed, args.out)
             payload["out"] = args.out
     else:
-        result = convert.convert(source, target, args.engine)
+        result = convert.convert(source, target, args.engine or convert.DEFAULT_FILE_ENGINE)
         audio.save(result.audio, args.out)
         payload = {"out": args.out, "engine": result.model["used"], "requested_engine": result.model["requested"],
                    "fallback_reason": result.model["fallback_reason"], "duration_s": result.audio.duration,

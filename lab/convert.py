@@ -19,7 +19,8 @@ import numpy as np
 from lab import models
 from lab.audio import Audio, AudioError, from_array
 
-DEFAULT_ENGINE = "world-knn"
+DEFAULT_ENGINE = "world-knn"  # live streams, and the engine every other one falls back to
+DEFAULT_FILE_ENGINE = "world-knn-phones"  # whole files: matches target frames of the same phone (more identity)
 MIN_REFERENCE_SECONDS = 1.0
 MAX_SOURCE_SECONDS = 10 * 60.0
 MAX_REFERENCE_SECONDS = 5 * 60.0

@@ -89,7 +89,9 @@ def test_cli_converts_a_file_and_prints_json(tmp_path: Path, capsys, speech_set)
     assert main(["convert", str(src), "--target", str(ref), "--out", str(out), "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     converted = audio.load(out)
-    assert payload["engine"] == "world-knn" and payload["model"]["used"] == "world-knn"
+    # Files default to the phone-matching converter; it says what it heard and that nothing went unaligned.
+    assert payload["engine"] == "world-knn-phones" and payload["model"]["used"] == "world-knn-phones"
+    assert payload["source_transcript"] and payload["warnings"] == []
     assert payload["duration_s"] == pytest.approx(converted.duration, abs=1e-3)
     assert payload["duration_s"] == pytest.approx(speech_set[0].audio.duration, abs=1e-3)
     assert payload["rtf"] > 0 and payload["seconds"] > 0 and payload["sample_rate"] == RATE
