@@ -116,3 +116,44 @@ def test_endpoints_answer_and_bad_input_gets_clear_errors_without_killing_the_se
     assert not any((data / "voices").iterdir())  # nothing stored
     _, final, _, _ = api.predict("Still alive?", OWN, "auto", 1.0, 0.667, 0.8, None, False, api_name="/tts")
     assert audio.load(final).duration > 0.5
+
+
+def test_the_clone_tab_converts_a_recording_into_the_chosen_voice(client, tmp_path: Path, speech_set) -> None:
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    api, _ = client
+    source = next(u for u in speech_set if u.id == "slt_05")
+    reference = next(u for u in speech_set if u.id == "awb_01")
+    converted, report = api.predict(handle_file(str(source.path)), handle_file(str(reference.path)), UPLOADED,
+                                    "auto", api_name="/convert")
+    assert audio.load(converted).duration == pytest.approx(source.audio.duration, abs=0.02)
+    assert "world-knn-phones" in report and "Heard in the source" in report and "parking lot" in report.lower()
+
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(48000, np.float32), 16000)
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("not a recording")
+    ref = handle_file(str(reference.path))
+    bad_calls = [
+        ((None, ref, UPLOADED, "auto"), "Upload or record the speech to convert"),
+        ((handle_file(str(source.path)), None, UPLOADED, "auto"), "Choose an enrolled voice"),
+        ((handle_file(silent), ref, UPLOADED, "auto"), "silent"),
+        ((handle_file(not_audio), ref, UPLOADED, "auto"), NOT_AUDIO),
+        ((handle_file(str(source.path)), ref, UPLOADED, "piper-joe"), "not in the list of choices"),
+    ]
+    for args, message in bad_calls:
+        with pytest.raises(AppError, match=message):
+            api.predict(*args, api_name="/convert")
+
+
+def test_the_conversion_report_escapes_what_the_asr_heard() -> None:
+    from types import SimpleNamespace
+
+    from webui import convert_files
+
+    result = SimpleNamespace(model={"used": "world-knn-phones", "source": "embedded", "fallback_reason": None},
+                             extra={"source_transcript": "<img src=x onerror=alert(1)>", "warnings": ["<b>x</b>"]},
+                             audio=audio.Audio(np.zeros(16000, np.float32), 16000), rtf=0.2)
+    html = convert_files.report_html(result)
+    assert "<img" not in html and "&lt;img" in html and "&lt;b&gt;x" in html

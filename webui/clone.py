@@ -4,7 +4,8 @@ Enrolment cleans and checks the reference (lab.reference) and stores it with
 its speaker embedding (lab.voices); the warnings are shown so the user can
 record again. Speaking reuses the TTS tab's streaming handler with a cloning
 engine; the self-check adds speaker similarity to the reference. Enrolled
-voices are only ever looked up by their validated name.
+voices are only ever looked up by their validated name. A third section
+(webui/convert_files.py) converts a recording into the chosen voice.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from collections.abc import Iterator
 
 import gradio as gr
 
-from webui.tts import AUTO, ERRORS, PROGRESS, engine_choices, outputs, synthesis_events, voice_choices
+from webui import convert_files
+from webui.tts import AUTO, ERRORS, PROGRESS, UPLOADED, engine_choices, outputs, synthesis_events, voice_choices
 
-UPLOADED = "(the recording above, not stored)"
 EXAMPLE_TEXTS = [
     ["Hi, this is my cloned voice. It was made from a few seconds of audio."],
     ["Can you tell which one of these is really me? Listen closely!"],
@@ -138,6 +139,7 @@ def build() -> None:
             button = gr.Button("Clone and speak", variant="primary")
             outs = outputs()
     gr.Examples(EXAMPLE_TEXTS, [text])
+    convert_files.build(recording, voice)
     enroll_button.click(enroll, [name, recording, consent], [enroll_report, library, voice], api_name="enroll_voice")
     play_button.click(play, library, stored, api_visibility="private")
     rename_button.click(rename, [library, new_name], [library, voice], api_visibility="private")

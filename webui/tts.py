@@ -20,6 +20,7 @@ import numpy as np
 from webui import scratch
 
 OWN_VOICE = "(the engine's own voice)"
+UPLOADED = "(the recording above, not stored)"  # Clone tab: the uploaded reference instead of an enrolled voice
 AUTO = "auto"
 EXAMPLES = [
     ["Hello! This is Voice Lab, speaking entirely offline on a small CPU.", 1.0],
