@@ -114,9 +114,10 @@ class WorldKnnStreamer:
         only: e.g. phone labels), matched against the same T trailing columns of the voice's keys."""
         if chunk_ms <= 0 or chunk_ms * wa.SAMPLE_RATE % (1000 * wa.FRAME):
             raise ValueError(f"chunk_ms must be a positive multiple of {wa.FRAME_MS:g} ms, got {chunk_ms}.")
-        if (0 if source_tags is None else source_tags.shape[1]) != wm.tag_dims(voice):
-            raise ValueError(f"The source has {0 if source_tags is None else source_tags.shape[1]} tag columns, "
-                             f"the target voice {wm.tag_dims(voice)}; prepare both with the same engine.")
+        tags = 0 if source_tags is None else source_tags.shape[1]
+        if tags != wm.tag_dims(voice):
+            raise ValueError(f"The source has {tags} tag columns, the target voice {wm.tag_dims(voice)}; prepare "
+                             "both with the same engine.")
         self.voice, self.settings, self.noise, self.source_tags = voice, settings, noise, source_tags
         self.hop_samples = chunk_ms * wa.SAMPLE_RATE // 1000
         self.keys = {c: _first_dims(k, settings.match_dims) for c, k in voice.keys.items()}
