@@ -125,24 +125,27 @@ def _read_raw(path: Path) -> list[tuple[int, dict[str, str]]]:
 
 
 def _read_csv(name: str, text: str, delimiter: str) -> list[tuple[int, dict[str, str]]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # strict: a quote that is never closed is an error, not a field swallowing the rest of the file
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header = [h.strip().lower() for h in next(reader)]
     except (StopIteration, csv.Error) as exc:
         raise ManifestError(f"{name} line 1: cannot read the CSV header ({exc}).") from None
     _check_columns(name, 1, header)
-    rows = []
+    rows, line = [], 1
     try:
         for values in reader:
+            line = reader.line_num
             if not any(v.strip() for v in values):
                 continue
-            line = reader.line_num
             if len(values) > len(header):
                 raise ManifestError(f"{name} line {line}: {len(values)} fields but the header has {len(header)}; "
                                     "quote fields that contain the delimiter.")
             rows.append((line, {h: v for h, v in zip(header, values, strict=False)}))
     except csv.Error as exc:
-        raise ManifestError(f"{name} line {reader.line_num}: malformed CSV ({exc}).") from None
+        hint = "; a quote opened on this line is never closed" if "end of data" in str(exc) else ""
+        raise ManifestError(f"{name} line {line + 1 if hint else reader.line_num}: malformed CSV ({exc}{hint}).") \
+            from None
     return rows
 
 

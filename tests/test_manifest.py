@@ -56,6 +56,8 @@ def test_jsonl_rows_and_numeric_ids(folder: Path) -> None:
     ("m.csv", "id,system,audio\nu1,s,audio/a.wav\nu2,s,audio/b.wav\nu1,s,audio/b.wav\n",
      "line 4: duplicate (system, id) = ('s', 'u1'); first seen on line 2"),
     ("m.csv", "id,system,audio\nu1,s,audio/a.wav,extra\n", "line 2: 4 fields but the header has 3"),
+    ("m.csv", "id,system,audio,text\nu1,s,audio/a.wav,hi\n\nu2,s,\"audio/b.wav,hello\nu3,s,audio/c.wav,x\n",
+     "line 4: malformed CSV (unexpected end of data; a quote opened on this line is never closed)"),
     ("m.jsonl", '{"id": "u1", "system": "s", "audio": "audio/a.wav"}\n{"id": "u2", "system"\n', "line 2: invalid JSON"),
     ("m.jsonl", '["u1", "s", "audio/a.wav"]\n', "line 1: expected a JSON object"),
     ("m.jsonl", '{"id": "u1", "system": "s", "audio": "a.wav", "Audio ": "b.wav"}\n',
