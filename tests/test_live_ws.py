@@ -194,6 +194,27 @@ def test_a_client_whose_audio_stops_is_closed_and_frees_its_capacity(client_and_
     assert service.admission.active == 0
 
 
+def test_a_client_that_stops_reading_is_closed_and_frees_its_capacity(client_and_target, monkeypatch):
+    from starlette.websockets import WebSocket, WebSocketDisconnect
+
+    async def never_taken(self, data):  # the client's buffers are full: a send waits for good
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr("webui.live_ws.SEND_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(WebSocket, "send_bytes", never_taken)
+    client, service, target = client_and_target
+    with client.websocket_connect("/live/ws") as ws:
+        ws.send_text(hello(target))
+        ws.receive_text()
+        assert service.admission.active == 1
+        started = time.monotonic()
+        ws.send_bytes(np.zeros(320, np.float32).tobytes())
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+        assert closed.value.code == 1011 and time.monotonic() - started < 1.0
+    assert service.admission.active == 0
+
+
 def test_simultaneous_hellos_measure_the_load_once(reference_bytes, monkeypatch):
     measured = []
 

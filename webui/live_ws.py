@@ -8,7 +8,8 @@ the server answers ``{"type": "ready", ...latency budget}`` or ``{"type":
 ``{"type": "stats", ...}`` twice a second and accepts ``{"type":
 "client_stats", "underruns": N, "buffer_ms": X}``. A client that sends no audio
 for ``IDLE_TIMEOUT_S`` is closed (its page may still send stats and pings: a
-microphone that stopped must not hold capacity).
+microphone that stopped must not hold capacity), and so is one that stops
+reading: a send it has not taken within ``SEND_TIMEOUT_S`` ends the session.
 Targets are prepared from an uploaded reference by ``POST /live/reference``
 (raw audio bytes), which returns the token and the engine that really runs.
 Any message the server cannot use gets a JSON error before the socket closes.
@@ -44,6 +45,7 @@ FORMATS = {"f32": np.dtype("<f4"), "s16": np.dtype("<i2")}
 HELLO_TIMEOUT_S = 10.0
 IDLE_TIMEOUT_S = 10.0
 STATS_EVERY_S = 0.5
+SEND_TIMEOUT_S = 5.0  # a client not taking our messages for this long has stopped reading (its buffers are full)
 WARN_EVERY_S = 1.0  # a broken microphone sending NaN 50 times a second gets one message a second, not 50
 # What a mid-stream hello may not change (a microphone switch resends it), with the first hello's defaults.
 SESSION_KEYS = {"sample_rate": None, "chunk_ms": 20, "format": "f32", "target_id": None}
@@ -51,6 +53,10 @@ SESSION_KEYS = {"sample_rate": None, "chunk_ms": 20, "format": "f32", "target_id
 
 class ProtocolError(ValueError):
     """A client message that breaks the protocol; the message is sent back before closing."""
+
+
+class ClientStalled(RuntimeError):
+    """The client stopped taking what the server sends: nothing more can reach it."""
 
 
 @dataclass
@@ -139,7 +145,15 @@ class LiveService:
 
 
 async def _send_json(ws: WebSocket, payload: dict[str, Any]) -> None:
-    await ws.send_text(json.dumps(payload, allow_nan=False, default=float))
+    await _taken(ws.send_text(json.dumps(payload, allow_nan=False, default=float)))
+
+
+async def _taken(send: Any) -> None:
+    """Await a send; ClientStalled when the client has not taken it within SEND_TIMEOUT_S."""
+    try:
+        await asyncio.wait_for(send, SEND_TIMEOUT_S)
+    except TimeoutError:
+        raise ClientStalled(f"The client took nothing for {SEND_TIMEOUT_S:g} s.") from None
 
 
 async def _decode_frame(data: bytes, dtype: np.dtype, session: StreamSession) -> np.ndarray:
@@ -194,6 +208,10 @@ async def serve_socket(ws: WebSocket, service: LiveService) -> None:
         await _stream(ws, session, dtype, {k: hello.get(k, default) for k, default in SESSION_KEYS.items()})
     except WebSocketDisconnect:
         log.info("live client disconnected")
+    except ClientStalled as exc:  # it cannot read a goodbye either: close without waiting for it
+        log.info("live client stopped reading; session closed: %s", exc)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(code=1011), 1.0)
     except Exception:  # a bug must not leave the client without an answer (the server itself survives anyway)
         log.exception("live session failed")
         with contextlib.suppress(Exception):  # the socket may be gone already
@@ -233,8 +251,8 @@ async def _stream(ws: WebSocket, session: StreamSession, dtype: np.dtype, settin
                         await _send_json(ws, {"type": "error", "message": note})
                         last_warning, replaced = time.monotonic(), 0
                 if len(y):
-                    await ws.send_bytes((y * 32767).astype("<i2").tobytes() if dtype.kind == "i"
-                                        else y.astype("<f4").tobytes())
+                    await _taken(ws.send_bytes((y * 32767).astype("<i2").tobytes() if dtype.kind == "i"
+                                               else y.astype("<f4").tobytes()))
             else:
                 reply = _handle_text(_parse(message.get("text")), settings, state)
                 if reply:
