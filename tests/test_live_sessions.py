@@ -71,6 +71,25 @@ def test_measured_load_reflects_compute_per_hop():
     assert heavy > light + 0.4
 
 
+class BurstyConverter(OlaToyConverter):
+    """Light work, but steps 10-14 wait 40 ms each (another process took the core for a moment)."""
+
+    def __init__(self) -> None:
+        super().__init__(hop_samples=320)
+        self.steps = 0
+
+    def step(self, chunk, state):
+        self.steps += 1
+        if 10 <= self.steps < 15:
+            time.sleep(0.040)
+        return super().step(chunk, state)
+
+
+def test_a_burst_of_other_work_during_the_measurement_does_not_set_the_load():
+    # One round's p95 is 2 cores (five 40 ms steps of 20 ms hops); the other two rounds are light.
+    assert measure_load(BurstyConverter(), np.zeros(16000, np.float32)) < 0.5
+
+
 def test_target_store_evicts_the_oldest_and_rejects_unknown_tokens():
     store = TargetStore(capacity=2)
     speech = Audio(np.zeros(16000, np.float32), 16000)
