@@ -127,3 +127,45 @@ def test_recordings_too_long_to_align_are_converted_and_say_so(engine, speech_by
     assert out.duration == pytest.approx(source.duration, abs=0.01)
     assert extra["warnings"] == ["The source was matched without phone labels: recordings over 1 s are not "
                                  "phone-aligned."]
+
+
+def test_labels_do_not_depend_on_what_was_aligned_before(aligner, speech_by_speaker) -> None:
+    first, other = speech_by_speaker["slt"][2], speech_by_speaker["rms"][1]
+
+    def labels(u):
+        return aligner.align(u.audio, u.text, frames_of(u.audio)).phones
+
+    before = labels(first)
+    labels(other)
+    assert np.array_equal(labels(first), before)
+
+
+class FixedASR:
+    """Hears a given text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def transcribe(self, audio: Audio) -> str:
+        return self.text
+
+
+def test_words_the_dictionary_lacks_are_named(engine, speech_by_speaker) -> None:
+    voice = engine.prepare_target(speech_by_speaker["espf"][0].audio)
+    source = next(u for u in speech_by_speaker["slt"] if u.id == "slt_05")
+    odd = PhoneKnnEngine(aligner=engine.aligner, asr=FixedASR(source.text.replace("cold", "flurbinator")))
+    _, extra = odd.convert(source.audio, voice)
+    assert extra["phones_aligned"] is True
+    assert extra["warnings"] == ["The source's transcript has words the pronunciation dictionary lacks "
+                                 "(flurbinator): the phones around them may be misplaced."]
+
+
+def test_a_looping_transcript_is_not_forced_onto_the_audio(aligner, speech_by_speaker) -> None:
+    audio = speech_by_speaker["kal"][0].audio
+    alignment = aligner.align(audio, "one " * 60, frames_of(audio))
+    assert alignment.problem.startswith(f"the transcript has 60 words for {audio.duration:.1f} s")
+
+
+def test_accented_words_are_looked_up_whole(aligner, speech_by_speaker) -> None:
+    audio = speech_by_speaker["kal"][0].audio
+    assert aligner.align(audio, "Café résumé", frames_of(audio)).words == ("cafe", "resume")

@@ -53,7 +53,8 @@ class PhoneVoice:
 
     voice: wm.TargetVoice
     transcript: str
-    alignment_problem: str | None
+    labelled: bool  # its frames carry phone labels
+    notes: tuple[str, ...]  # what went wrong labelling the reference, phrased for the user
 
     @property
     def speech_seconds(self) -> float:
@@ -80,7 +81,8 @@ class PhoneKnnEngine(WorldKnnEngine):
         samples = reference.resample(wa.SAMPLE_RATE).samples.astype(np.float64)
         frames = wa.analyse_signal(samples)
         transcript, alignment = self._label(reference, len(frames))
-        return PhoneVoice(wm.build_target(frames, alignment.one_hot(PHONE_WEIGHT)), transcript, alignment.problem)
+        return PhoneVoice(wm.build_target(frames, alignment.one_hot(PHONE_WEIGHT)), transcript,
+                          alignment.problem is None, _notes("target reference", alignment))
 
     def streamer(self, voice: PhoneVoice, chunk_ms: int = 20) -> WorldKnnStreamer:
         """Refused: phone labels need the whole recording."""
@@ -94,12 +96,10 @@ class PhoneKnnEngine(WorldKnnEngine):
         tags = alignment.one_hot(PHONE_WEIGHT)
         out, extra = self._run(source, WorldKnnStreamer(voice.voice, self.settings, OFFLINE_CHUNK_MS,
                                                         self.noise, tags))
-        warnings = [f"The {what} was matched without phone labels: {problem}."
-                    for what, problem in (("target reference", voice.alignment_problem),
-                                          ("source", alignment.problem)) if problem]
         extra.update(source_transcript=transcript, reference_transcript=voice.transcript,
-                     phones_aligned=not warnings, convert_seconds=time.perf_counter() - start,
-                     target_speech_seconds=voice.speech_seconds, warnings=warnings)
+                     phones_aligned=voice.labelled and alignment.problem is None,
+                     warnings=[*voice.notes, *_notes("source", alignment)],
+                     convert_seconds=time.perf_counter() - start, target_speech_seconds=voice.speech_seconds)
         return out, extra
 
     def _label(self, audio: Audio, n_frames: int) -> tuple[str, Alignment]:
@@ -108,6 +108,16 @@ class PhoneKnnEngine(WorldKnnEngine):
                                  f"recordings over {MAX_ALIGN_SECONDS:.0f} s are not phone-aligned")
         transcript = self.asr.transcribe(audio)
         return transcript, self.aligner.align(audio, transcript, n_frames)
+
+
+def _notes(what: str, alignment: Alignment) -> tuple[str, ...]:
+    """What the user should know about how a recording was labelled (nothing when all went well)."""
+    if alignment.problem:
+        return (f"The {what} was matched without phone labels: {alignment.problem}.",)
+    if alignment.skipped:
+        return (f"The {what}'s transcript has words the pronunciation dictionary lacks ({', '.join(alignment.skipped)}"
+                "): the phones around them may be misplaced.",)
+    return ()
 
 
 def load(path: Path | None, spec: models.ModelSpec) -> PhoneKnnEngine:
