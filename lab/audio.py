@@ -188,12 +188,14 @@ def load(
     else:
         label = f"The {role} {Path(source).name!r}" if role else repr(Path(source).name)
     data = _read_bytes(source, max_bytes, label)
-    samples, rate = audio_codecs.decode(data, label, max_seconds)
     try:
+        samples, rate = audio_codecs.decode(data, label, max_seconds)
         return from_array(
             samples, rate, require_speech=require_speech, max_seconds=max_seconds, min_seconds=min_seconds
         )
     except AudioError as exc:
+        if str(exc).startswith(label):  # the decoder named the input already
+            raise
         raise AudioError(f"{label}: {exc}") from exc
 
 

@@ -202,6 +202,13 @@ def test_absurd_durations_are_rejected_from_the_header(files: Path, monkeypatch:
     assert time.perf_counter() - start < 0.1
 
 
+@pytest.mark.parametrize("name", ["tone.wav", "tone.flac", "tone.mp3"])
+def test_a_too_long_input_is_named_in_the_error(files: Path, name: str) -> None:
+    with pytest.raises(AudioError) as info:
+        audio.load(files / name, max_seconds=0.5, role="source")
+    assert str(info.value).startswith(f"The source {name!r}: The audio is") and "limit here is" in str(info.value)
+
+
 def test_from_array_int16_channel_layouts() -> None:
     left = (TONE.samples * 32767).astype(np.int16)
     right = (-0.5 * TONE.samples * 32767).astype(np.int16)

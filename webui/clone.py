@@ -96,7 +96,7 @@ def clone(text: str, reference: str | None, voice_name: str, engine: str, speed:
             voice = voices.get_voice(voice_name).audio()
         else:
             progress(0.0, desc="Cleaning the reference (VAD, loudness)")
-            voice = reference_io.prepare(reference_io.load(reference), measure_quality=False).audio
+            voice = reference_io.prepare(reference_io.load(reference, role="reference"), measure_quality=False).audio
     except ERRORS as exc:
         raise gr.Error(str(exc)) from exc
     style = {"pitch_semitones": pitch} if pitch else {}

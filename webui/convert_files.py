@@ -54,7 +54,7 @@ def convert_recording(source: str | None, reference: str | None, voice_name: str
         if enrolled:
             target = voices.get_voice(voice_name).audio()
         else:
-            target = reference_io.prepare(reference_io.load(reference), measure_quality=False).audio
+            target = reference_io.prepare(reference_io.load(reference, role="reference"), measure_quality=False).audio
         progress(0.3, desc="Converting")
         result = convert.convert(speech, target, convert.DEFAULT_FILE_ENGINE if engine in (AUTO, "", None) else engine)
     except ERRORS as exc:
