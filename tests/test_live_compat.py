@@ -103,3 +103,12 @@ def test_silent_microphone_is_fine(service, reference):
     out = np.concatenate([stream.outbox.get_nowait() for _ in range(stream.outbox.qsize())])
     assert np.all(np.isfinite(out)) and np.max(np.abs(out)) < 1e-6
     live_compat.close(service, "session-a")
+
+
+def test_slices_nobody_plays_close_the_stream_with_the_reason(service, reference, monkeypatch):
+    monkeypatch.setattr(live_compat, "MAX_UNPLAYED_SLICES", 5)
+    for i in range(5):  # an API client that never started the player (or whose player ended after a pause)
+        live_compat.convert_chunk(service, mic_chunk(seed=i), reference, None, "session-a")
+    with pytest.raises(gr.Error, match="Nobody is playing the converted audio"):
+        live_compat.convert_chunk(service, mic_chunk(seed=9), reference, None, "session-a")
+    assert service.admission.active == 0 and not service.compat_streams  # nothing held, nothing piling up

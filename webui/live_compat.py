@@ -8,7 +8,8 @@ streams generator output as HLS). The delay is far higher than the WebSocket
 path and the UI says so. Conversion is the same :class:`lab.streaming.StreamSession`,
 holding a lease on the same admission controller; the lease lapses after
 ``IDLE_CLOSE_S`` without a slice, whether or not the player is still running
-(an API client may never start one).
+(an API client may never start one). Slices nobody plays are not kept beyond
+``MAX_UNPLAYED_SLICES``: the stream closes and says why.
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ YIELD_EVERY_S = 0.5  # how often the player generator hands Gradio a piece of th
 WAIT_FOR_MIC_S = 30.0
 IDLE_CLOSE_S = 5.0  # no microphone slice for this long: the page is gone (Gradio does not stop the generator)
 MAX_STREAM_S = 600
+# Converted slices waiting for a player (10 s at the browser's pace; the player takes them every YIELD_EVERY_S).
+# More means nobody plays them: the player ended (slices paused for IDLE_CLOSE_S, then resumed) or never started.
+MAX_UNPLAYED_SLICES = round(10 / STREAM_EVERY_S)
+NOBODY_PLAYS = ("Nobody is playing the converted audio (the output stream ended after a pause, or was never "
+                "started): stop and record again.")
 
 
 @dataclass
@@ -99,6 +105,9 @@ def convert_chunk(service: Any, chunk: tuple[int, np.ndarray] | None, reference_
         if isinstance(exc, gr.Error):
             raise
         raise gr.Error(str(exc)) from exc
+    if stream.outbox.qsize() >= MAX_UNPLAYED_SLICES:
+        close(service, session_hash)
+        raise gr.Error(NOBODY_PLAYS)
     stream.outbox.put(y)
     r = stream.session.report(stream.state)
     return (f"compute p50 {r['compute_p50_ms']:.1f} ms · p95 {r['compute_p95_ms']:.1f} ms per {r['hop_ms']:.0f} ms "
