@@ -39,14 +39,13 @@ from lab.streaming import StreamSession, stream_audio  # noqa: E402
 
 SPEECH = REPO / "tests" / "fixtures" / "speech"
 CHUNKS_MS = (10, 20, 40, 80)
-OFFLINE_ONLY = {"speecht5-vc"}
 
 
 def engines() -> list[str]:
-    """Streaming converters whose weights are here (no downloads)."""
-    return [name for name, spec in models.SPECS.items()
-            if spec.role == "convert" and name not in OFFLINE_ONLY
-            and models.resolve(name).location in ("embedded", "checkpoints", "hf-cache")]
+    """Streaming converters whose weights are here (no downloads); file-only ones (offline_only) are left out."""
+    here = [name for name, spec in models.SPECS.items()
+            if spec.role == "convert" and models.resolve(name).location in ("embedded", "checkpoints", "hf-cache")]
+    return [name for name in here if not getattr(models.load(name, allow_fallback=False).model, "offline_only", False)]
 
 
 def source_audio() -> audio.Audio:
