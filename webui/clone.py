@@ -90,7 +90,7 @@ def clone(text: str, reference: str | None, voice_name: str, engine: str, speed:
     from lab import voices
 
     if not (voice_name and voice_name != UPLOADED) and not reference:
-        raise gr.Error("Choose an enrolled voice or upload/record a reference.")
+        raise gr.Error(convert_files.NO_VOICE)
     try:
         if voice_name and voice_name != UPLOADED:
             voice = voices.get_voice(voice_name).audio()

@@ -14,17 +14,10 @@ from typing import Any
 import gradio as gr
 
 from webui import scratch
-from webui.tts import AUTO, ERRORS, PROGRESS, UPLOADED
+from webui.tts import AUTO, ERRORS, PROGRESS, UPLOADED, engine_choices
 
 NO_SOURCE = "Upload or record the speech to convert first."
 NO_VOICE = "Choose an enrolled voice or upload/record a reference."
-
-
-def converter_choices() -> list[str]:
-    """"auto" (the file default) plus every registered converter."""
-    from lab import models
-
-    return [AUTO, *(name for name, spec in models.SPECS.items() if spec.role == "convert")]
 
 
 def convert_recording(source: str | None, reference: str | None, voice_name: str | None, engine: str,
@@ -84,7 +77,7 @@ def build(reference: gr.Audio, voice: gr.Dropdown) -> None:
     with gr.Row():
         with gr.Column():
             source = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Speech to convert")
-            engine = gr.Dropdown(converter_choices(), value=AUTO, label="Converter (auto: world-knn-phones)")
+            engine = gr.Dropdown(engine_choices(("convert",)), value=AUTO, label="Converter (auto: world-knn-phones)")
             button = gr.Button("Convert", variant="primary")
         with gr.Column():
             converted = gr.Audio(label="Converted (download)", type="filepath", interactive=False,

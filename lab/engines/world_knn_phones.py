@@ -10,7 +10,7 @@ need the whole recording (and its transcript), so this engine converts files
 only; live streams use world-knn.
 
 Measured with benchmarks/convert_quality.py (beam 5; lift / WER(out) -
-WER(src) in points; conversions in brackets), world-knn -> world-knn-phones:
+WER(src) in points; conversions in parentheses), world-knn -> world-knn-phones:
 
 | set | world-knn | world-knn-phones | DNSMOS OVRL |
 |---|---|---|---|
