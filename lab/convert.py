@@ -121,11 +121,21 @@ def streamer(target: Target, engine: str = DEFAULT_ENGINE, chunk_ms: int = 20) -
         ValueError: the engine converts whole files only, a Target of another engine,
             or a chunk size the engine cannot use.
     """
+    loaded = require_streaming(engine)
+    _check_engine(target, loaded.name)
+    return loaded.model.streamer(target.data, chunk_ms)
+
+
+def require_streaming(engine: str) -> models.Loaded:
+    """The loaded converter ``engine`` (or its fallback), checked before any audio is analysed.
+
+    Raises:
+        ValueError: not a converter, or one that converts whole files only.
+    """
     loaded = _load(engine)
     if getattr(loaded.model, "offline_only", False):
         raise ValueError(f"{loaded.name} converts whole files only; use world-knn for live conversion.")
-    _check_engine(target, loaded.name)
-    return loaded.model.streamer(target.data, chunk_ms)
+    return loaded
 
 
 def _load(engine: str) -> models.Loaded:

@@ -252,6 +252,7 @@ def simulate(source: Audio, target: Audio, engine: str, chunk_ms: int) -> dict[s
     """
     from lab import convert
 
+    convert.require_streaming(engine)  # before the reference is analysed (seconds for some engines)
     t0 = time.perf_counter()
     prepared = convert.prepare_target(target, engine=engine)
     prepare_s = time.perf_counter() - t0

@@ -139,3 +139,16 @@ def test_cli_stream_flag_reports_latency_figures(capsys, speech_set) -> None:
     assert main(["convert", str(src), "--target", str(ref), "--stream", "--chunk-ms", "20", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["engine"] == "world-knn" and "audio" not in payload
+
+
+def test_a_file_only_engine_is_refused_for_streaming_before_any_analysis(capsys, speech_set, monkeypatch) -> None:
+    from lab.engines.world_knn_phones import PhoneKnnEngine
+
+    def analysed(*args):
+        raise AssertionError("the reference was analysed (and transcribed) before the refusal")
+
+    monkeypatch.setattr(PhoneKnnEngine, "prepare_target", analysed)
+    src, ref = speech_set[0].path, speech_set[5].path
+    code = main(["convert", str(src), "--target", str(ref), "--engine", "world-knn-phones", "--stream", "--json"])
+    assert code == 2
+    assert "world-knn-phones converts whole files only; use world-knn" in capsys.readouterr().err

@@ -74,7 +74,7 @@ class PhoneKnnEngine(WorldKnnEngine):
                                                                 unvoiced_match_weight=MATCH_SHARE))
     offline_only: bool = True
     aligner: PhoneAligner | None = None
-    asr: Any = None
+    asr: Any = None  # loaded at first use: the registry load (and a refusal to stream) stays instant
 
     def prepare_target(self, reference: Audio) -> PhoneVoice:
         """Analyse, transcribe and phone-align the target's reference recording.
@@ -110,6 +110,8 @@ class PhoneKnnEngine(WorldKnnEngine):
         if audio.duration > MAX_ALIGN_SECONDS:
             return "", Alignment(np.zeros(n_frames, int), (), (),
                                  f"recordings over {MAX_ALIGN_SECONDS:.0f} s are not phone-aligned")
+        if self.asr is None:
+            self.asr = models.load(ASR, allow_fallback=False).model
         transcript = self.asr.transcribe(audio)
         return transcript, self.aligner.align(audio, transcript, n_frames)
 
@@ -128,5 +130,4 @@ def load(path: Path | None, spec: models.ModelSpec) -> PhoneKnnEngine:
     """Registry loader: ``path`` holds the pocketsphinx package's en-us model; the ASR comes from the registry."""
     if path is None:
         raise models.ModelUnavailable(f"{spec.name} needs the PocketSphinx en-us model (pip install pocketsphinx).")
-    asr = models.load(ASR, allow_fallback=False).model
-    return PhoneKnnEngine(aligner=PhoneAligner(path / "pocketsphinx" / "model" / "en-us"), asr=asr)
+    return PhoneKnnEngine(aligner=PhoneAligner(path / "pocketsphinx" / "model" / "en-us"))
