@@ -60,11 +60,6 @@ class PhoneVoice:
     labelled: bool  # its frames carry phone labels
     notes: tuple[str, ...]  # what went wrong labelling the reference, phrased for the user
 
-    @property
-    def speech_seconds(self) -> float:
-        """Speech found in the reference."""
-        return self.voice.speech_seconds
-
 
 @dataclass
 class PhoneKnnEngine(WorldKnnEngine):
@@ -82,8 +77,8 @@ class PhoneKnnEngine(WorldKnnEngine):
         Raises:
             AudioError: less than 1 s of speech in the reference.
         """
-        samples = reference.resample(wa.SAMPLE_RATE).samples.astype(np.float64)
-        frames = wa.analyse_signal(samples)
+        reference = reference.resample(wa.SAMPLE_RATE)  # once, for the analysis, the ASR and the aligner
+        frames = wa.analyse_signal(reference.samples.astype(np.float64))
         transcript, alignment = self._label(reference, len(frames))
         return PhoneVoice(wm.build_target(frames, alignment.one_hot(PHONE_WEIGHT)), transcript,
                           alignment.problem is None, _notes("target reference", alignment))
@@ -95,15 +90,15 @@ class PhoneKnnEngine(WorldKnnEngine):
     def convert(self, source: Audio, voice: PhoneVoice) -> tuple[Audio, dict[str, Any]]:
         """Convert a whole recording toward ``voice``; ``extra`` adds both transcripts and any labelling problem."""
         start = time.perf_counter()
-        n_frames = -(-len(source.resample(wa.SAMPLE_RATE).samples) // wa.FRAME)
-        transcript, alignment = self._label(source, n_frames)
+        source = source.resample(wa.SAMPLE_RATE)  # once, for the ASR, the aligner and the conversion
+        transcript, alignment = self._label(source, -(-len(source.samples) // wa.FRAME))
         tags = alignment.one_hot(PHONE_WEIGHT)
         out, extra = self._run(source, WorldKnnStreamer(voice.voice, self.settings, OFFLINE_CHUNK_MS,
                                                         self.noise, tags))
         extra.update(source_transcript=transcript, reference_transcript=voice.transcript,
                      phones_aligned=voice.labelled and alignment.problem is None,
                      warnings=[*voice.notes, *_notes("source", alignment)],
-                     convert_seconds=time.perf_counter() - start, target_speech_seconds=voice.speech_seconds)
+                     convert_seconds=time.perf_counter() - start, target_speech_seconds=voice.voice.speech_seconds)
         return out, extra
 
     def _label(self, audio: Audio, n_frames: int) -> tuple[str, Alignment]:
