@@ -88,13 +88,17 @@ def prepare_target(reference: Audio, engine: str = DEFAULT_ENGINE) -> Target:
     return Target(loaded.name, loaded.model.prepare_target(reference), reference.duration, loaded.provenance())
 
 
-def convert(source: Audio, target: Audio | Target, engine: str = DEFAULT_ENGINE) -> ConversionResult:
+def convert(source: Audio, target: Audio | Target, engine: str = DEFAULT_ENGINE,
+            transcript: str | None = None) -> ConversionResult:
     """Make ``source`` sound like the target voice, keeping its words and timing.
 
     Args:
         source: speech to convert, any rate.
         target: reference audio of the target voice, or a Target prepared by the same engine.
         engine: converter registry name.
+        transcript: what the source says, when it is known (the text a TTS spoke): a converter that labels
+            phones (``takes_transcript``) aligns it instead of transcribing the source; the others do not
+            need it.
 
     Returns:
         ConversionResult at the engine's rate; ``model`` names the engine that ran
@@ -110,7 +114,10 @@ def convert(source: Audio, target: Audio | Target, engine: str = DEFAULT_ENGINE)
     loaded = _load(engine)
     prepared = target if isinstance(target, Target) else prepare_target(target, engine)
     _check_engine(prepared, loaded.name)
-    audio, extra = loaded.model.convert(source, prepared.data)
+    if transcript is not None and getattr(loaded.model, "takes_transcript", False):
+        audio, extra = loaded.model.convert(source, prepared.data, transcript=transcript)
+    else:
+        audio, extra = loaded.model.convert(source, prepared.data)
     return ConversionResult(audio, loaded.provenance(), time.perf_counter() - start, extra)
 
 

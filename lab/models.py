@@ -155,7 +155,8 @@ SPECS: dict[str, ModelSpec] = {
     ),
     "piper-world-knn": ModelSpec(
         "piper-world-knn", "clone", "lab.engines.piper_clone:load",
-        "Offline cloning: Piper joe TTS converted to the reference voice by world-knn", sample_rate=16000,
+        "Offline cloning: Piper joe TTS converted to the reference voice by world-knn-phones (phones aligned to "
+        "the text Piper spoke)", sample_rate=16000,
         requires=("lab.convert",),
     ),
     # --- hub components: used when online or fetched into checkpoints/ ---

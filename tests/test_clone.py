@@ -71,6 +71,30 @@ def test_clone_streams_by_sentence_and_reuses_the_analysed_voice(speech_by_speak
     assert job.result(check=False).extra["components"]["tts"]["used"] == "piper-joe"
 
 
+def test_each_cloned_sentence_is_phone_aligned_to_the_text_piper_spoke(speech_by_speaker) -> None:
+    from collections import OrderedDict
+    from dataclasses import replace
+
+    from lab import convert as lab_convert
+
+    heard = []
+
+    class Converter:
+        prepare_target = staticmethod(lab_convert.prepare_target)
+
+        @staticmethod
+        def convert(source, target, engine, transcript=None):
+            result = lab_convert.convert(source, target, engine, transcript=transcript)
+            heard.append((result.model["used"], result.extra["source_transcript"], result.extra["phones_aligned"]))
+            return result
+
+    ref = reference.prepare(speech_by_speaker["awb"][0].audio, measure_quality=False).audio
+    engine = replace(models.load("piper-world-knn").model, convert_module=Converter, _targets=OrderedDict())
+    assert len(list(engine.stream("The first sentence. And the second one?", ref))) == 2
+    assert heard == [("world-knn-phones", "The first sentence.", True),
+                     ("world-knn-phones", "And the second one?", True)]
+
+
 def test_cloning_without_a_voice_is_refused(speech_by_speaker) -> None:
     with pytest.raises(ValueError, match="speaks in a reference voice"):
         tts.start("Hello.", engine="piper-world-knn")

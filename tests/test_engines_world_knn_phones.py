@@ -117,6 +117,28 @@ def test_conversion_reports_both_transcripts(engine, speech_by_speaker) -> None:
     assert "parking lot" in extra["source_transcript"].lower()
 
 
+class NoASR:
+    def transcribe(self, audio: Audio) -> str:
+        raise AssertionError("the source was transcribed although its transcript was given")
+
+
+def test_a_known_transcript_is_aligned_instead_of_transcribing_the_source(engine, speech_by_speaker) -> None:
+    voice = engine.prepare_target(speech_by_speaker["espf"][0].audio)
+    source = next(u for u in speech_by_speaker["slt"] if u.id == "slt_05")
+    told = PhoneKnnEngine(aligner=engine.aligner, asr=NoASR())
+    _, extra = told.convert(source.audio, voice, transcript=source.text)
+    assert extra["source_transcript"] == source.text and extra["phones_aligned"] is True
+    assert extra["warnings"] == []
+
+
+def test_convert_hands_a_transcript_only_to_converters_that_align_it(speech_by_speaker) -> None:
+    reference, source = speech_by_speaker["espf"][0].audio, speech_by_speaker["slt"][-1]
+    phones = convert.convert(source.audio, reference, "world-knn-phones", transcript="zebra " + source.text)
+    assert phones.extra["source_transcript"] == "zebra " + source.text
+    plain = convert.convert(source.audio, reference, "world-knn", transcript=source.text)
+    assert plain.model["used"] == "world-knn" and "source_transcript" not in plain.extra
+
+
 def test_recordings_too_long_to_align_are_converted_and_say_so(engine, speech_by_speaker, monkeypatch) -> None:
     from lab.engines import world_knn_phones
 

@@ -1,9 +1,11 @@
 """Offline zero-shot cloning: Piper speaks the text, the lab's converter turns it into the reference voice.
 
 With no model hub there is no cloning TTS, but there is a TTS (Piper joe) and a
-voice converter (lab.convert, engine ``world-knn``). Stages:
+voice converter (lab.convert, engine ``world-knn-phones``). Stages:
 ``prepare_voice`` (the converter's target from the reference, once per request)
--> Piper synthesis per sentence -> ``convert`` each sentence to the target.
+-> Piper synthesis per sentence -> ``convert`` each sentence to the target,
+with the sentence as its transcript (phones are aligned to the text Piper
+spoke; no speech recognition of the sentence).
 Sentences stream as soon as each is converted. Without lab.convert this engine
 is unavailable, with that reason, never a fake result.
 """
@@ -19,11 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lab import models
 from lab.audio import Audio
+from lab.text import split_sentences
 
 TTS = "piper-joe"
-CONVERTER = "world-knn"
+CONVERTER = "world-knn-phones"
 TARGET_CACHE_SIZE = 8  # analysed reference voices kept in memory (an enrolled voice is reused request after request)
 
 
@@ -73,14 +78,19 @@ class PiperCloneEngine:
             raise ValueError("Cloning needs a reference voice (an enrolled voice or a recording).")
         target = self.prepare_voice(voice) if isinstance(voice, Audio) else voice
         convert_options = {k: style.pop(k) for k in list(style) if k in self._converter_options()}
-        for sentence_audio in self.tts.model.stream(text, None, speed=speed, **style):
-            result = self.convert_module.convert(sentence_audio, target, engine=self.converter, **convert_options)
+        for sentence in split_sentences(text):
+            parts = list(self.tts.model.stream(sentence, None, speed=speed, **style))
+            if not parts:
+                continue
+            spoken = Audio(np.concatenate([p.samples for p in parts]), parts[0].sample_rate)
+            result = self.convert_module.convert(spoken, target, engine=self.converter, transcript=sentence,
+                                                 **convert_options)
             yield result.audio
 
     def _converter_options(self) -> set[str]:
         """Keyword options lab.convert.convert accepts beyond (source, target, engine)."""
         params = inspect.signature(self.convert_module.convert).parameters
-        return {name for name in params if name not in ("source", "target", "engine")}
+        return {name for name in params if name not in ("source", "target", "engine", "transcript")}
 
 
 def load(path: Path | None, spec: models.ModelSpec) -> PiperCloneEngine:
