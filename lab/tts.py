@@ -38,7 +38,10 @@ class TTSEngine(Protocol):
 
     def stream(self, text: str, voice: object = None, speed: float = 1.0, seed: int | None = None,
                **style: float) -> Iterator[Audio]:
-        """Yield one Audio per sentence of normalised ``text``, in order, in ``voice`` (from prepare_voice)."""
+        """Yield one Audio per sentence of normalised ``text``, in order, in ``voice`` (from prepare_voice).
+
+        An engine with ``reports_notes`` set also takes ``notes``, a list it appends what the user should know to.
+        """
 
     def prepare_voice(self, reference: Audio) -> object:
         """Turn a reference recording into what stream() takes as ``voice`` (cloning engines only)."""
@@ -118,6 +121,8 @@ class Synthesis:
         engine, opts = self.engine, dict(self.options)
         seed = opts.pop("seed", None)
         speed = opts.pop("speed", 1.0)
+        if getattr(engine, "reports_notes", False):
+            opts["notes"] = self.notes
         last = time.perf_counter()
         for index, sentence in enumerate(self.prepared.sentences):
             sentence_seed = None if seed is None else seed + index  # repeatable, yet not the same noise each time
@@ -191,7 +196,7 @@ def start(value: str, engine: str | None = None, voice: str | Audio | None = Non
                           time.perf_counter() - started)
     synthesis.notes.extend(notes)
     if loaded.fallback_reason:
-        synthesis.notes.append(f"fallback: {loaded.fallback_reason}; {loaded.name} ran instead")
+        synthesis.notes.append(f"fallback: {loaded.fallback_reason}")
     return synthesis
 
 

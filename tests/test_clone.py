@@ -95,6 +95,32 @@ def test_each_cloned_sentence_is_phone_aligned_to_the_text_piper_spoke(speech_by
                      ("world-knn-phones", "And the second one?", True)]
 
 
+def test_cloning_names_words_it_could_not_phone_align(speech_by_speaker) -> None:
+    ref = reference.prepare(speech_by_speaker["rms"][0].audio, measure_quality=False).audio
+    result = tts.synthesize("We met Xylofrab at noon. It was fine.", engine="piper-world-knn", voice=ref)
+    assert result.extra["notes"] == ['"We met Xylofrab at noon.": The source\'s transcript has words the '
+                                     'pronunciation dictionary lacks (xylofrab): the phones around them may be '
+                                     'misplaced.']
+
+
+def test_a_converter_fallback_in_cloning_is_named(speech_by_speaker, tmp_checkpoints, monkeypatch) -> None:
+    real = models.resolve
+
+    def without_phones(name):
+        found = real(name)
+        return models.Resolution(found.spec, "unavailable", None, "pocketsphinx is not installed") \
+            if name == "world-knn-phones" else found
+
+    monkeypatch.setattr(models, "resolve", without_phones)
+    ref = reference.prepare(speech_by_speaker["rms"][0].audio, measure_quality=False).audio
+    result = tts.synthesize("It was fine.", engine="piper-world-knn", voice=ref)
+    converter = result.extra["components"]["converter"]
+    assert converter["requested"] == "world-knn-phones" and converter["used"] == "world-knn"
+    assert "pocketsphinx is not installed" in converter["fallback_reason"]
+    assert result.extra["notes"] == [f"converter fallback: {converter['fallback_reason']}"]
+    assert result.extra["notes"][0].endswith("the embedded fallback world-knn ran instead")
+
+
 def test_cloning_without_a_voice_is_refused(speech_by_speaker) -> None:
     with pytest.raises(ValueError, match="speaks in a reference voice"):
         tts.start("Hello.", engine="piper-world-knn")

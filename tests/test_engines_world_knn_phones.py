@@ -191,3 +191,35 @@ def test_a_looping_transcript_is_not_forced_onto_the_audio(aligner, speech_by_sp
 def test_accented_words_are_looked_up_whole(aligner, speech_by_speaker) -> None:
     audio = speech_by_speaker["kal"][0].audio
     assert aligner.align(audio, "Café résumé", frames_of(audio)).words == ("cafe", "resume")
+
+
+def test_curly_apostrophes_and_quotes_give_the_labels_of_plain_text(aligner, speech_by_speaker) -> None:
+    utterance = speech_by_speaker["slt"][0]
+    audio, n = utterance.audio, frames_of(utterance.audio)
+    plain = aligner.align(audio, "I don't know, it's fine", n)
+    assert aligner.align(audio, "I don’t know, it’s fine", n).phones.tolist() == plain.phones.tolist()
+    quoted = aligner.align(audio, "'I don't know,' 'it's fine.'", n)
+    assert quoted.skipped == () and quoted.words == plain.words
+
+
+def test_a_known_text_is_aligned_at_any_speaking_rate(aligner, speech_by_speaker) -> None:
+    audio = speech_by_speaker["kal"][0].audio  # 3 s: 24 words is 8 a second, more than a recogniser's honest output
+    text = "I do not know if it is so but I am in it and so is he and she and we are here now"
+    assert aligner.align(audio, text, frames_of(audio), recognised=False).problem is None
+    assert "repeated itself" in aligner.align(audio, text, frames_of(audio)).problem
+
+
+def test_without_a_recogniser_the_source_is_converted_and_the_note_names_it(engine, speech_by_speaker,
+                                                                             monkeypatch) -> None:
+    voice = engine.prepare_target(speech_by_speaker["espf"][0].audio)
+
+    def unavailable(name, **kwargs):
+        raise models.ModelUnavailable(f"Model {name!r} is unavailable: not installed")
+
+    monkeypatch.setattr(models, "load", unavailable)
+    source = speech_by_speaker["slt"][-1].audio
+    out, extra = PhoneKnnEngine(aligner=engine.aligner).convert(source, voice)
+    assert out.duration == pytest.approx(source.duration, abs=0.01)
+    assert extra["phones_aligned"] is False
+    assert extra["warnings"] == ["The source was matched without phone labels: no speech recogniser to transcribe "
+                                 "it (Model 'whisper-tiny-en-ct2' is unavailable: not installed)."]

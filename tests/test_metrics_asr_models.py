@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,3 +59,13 @@ def test_wrong_checksum_refuses_and_leaves_nothing_behind(site, monkeypatch: pyt
     assert opened == []
     assert not any(p.name.startswith("model.bin") or p.suffix == ".tmp"
                    for p in (asr_models.cache_root() / "fake-ct2").iterdir())
+
+
+def test_loading_the_embedded_whisper_does_not_import_torch() -> None:
+    """torch costs 1.8 s of a command-line run that needs none (cloning with a known text, for one)."""
+    code = ("import sys; from lab import models; models.load('whisper-tiny-en-ct2', allow_fallback=False); "
+            "print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

@@ -29,6 +29,7 @@ PHONES = ("SIL", "AA", "AE", "AH", "AO", "AW", "AY", "B", "CH", "D", "DH", "EH",
 PHONE_INDEX = {name: i for i, name in enumerate(PHONES)}
 SPHINX_FRAME = SAMPLE_RATE // 100  # PocketSphinx frames are 10 ms
 BEAM = 1e-300  # the alignment graph is small; a narrow beam loses the only path on unusual voices
+APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u0060": "'", "\u00b4": "'"})
 MAX_WORDS_PER_SECOND = 6.0  # fast speech is 4-5; more means the recogniser looped ("3-4-2-1-1-1-1-...")
 
 
@@ -69,21 +70,26 @@ class PhoneAligner:
     def __init__(self, model_root: Path):
         self.model_root = model_root
 
-    def align(self, audio: Audio, transcript: str, n_frames: int) -> Alignment:
-        """Label ``n_frames`` 5 ms frames of ``audio`` (any rate) with the phones of ``transcript``."""
+    def align(self, audio: Audio, transcript: str, n_frames: int, recognised: bool = True) -> Alignment:
+        """Label ``n_frames`` 5 ms frames of ``audio`` (any rate) with the phones of ``transcript``.
+
+        ``recognised``: the transcript came from speech recognition, so a transcript far too long for the audio
+        is a recogniser loop and is not forced onto it. A known text (what a TTS was asked to say) is aligned
+        at any speaking rate.
+        """
         from pocketsphinx import Decoder
 
         decoder = Decoder(hmm=str(self.model_root / "en-us"), dict=str(self.model_root / "cmudict-en-us.dict"),
                           lm=None, samprate=SAMPLE_RATE, bestpath=False, loglevel="FATAL",
                           beam=BEAM, wbeam=BEAM, pbeam=BEAM)
-        words = re.sub(r"[^a-z' ]+", " ", _ascii(normalize(transcript)).lower()).split()
+        words = _words(transcript)
         known = tuple(w for w in words if decoder.lookup_word(w))
         skipped = tuple(w for w in words if w not in known)
         silent = np.zeros(n_frames, int)
         if not known:
             return Alignment(silent, (), skipped, "no word of the transcript to align")
         seconds = n_frames * FRAME / SAMPLE_RATE
-        if len(known) > MAX_WORDS_PER_SECOND * seconds:
+        if recognised and len(known) > MAX_WORDS_PER_SECOND * seconds:
             return Alignment(silent, known, skipped, f"the transcript has {len(known)} words for {seconds:.1f} s of "
                              "audio (the recogniser repeated itself)")
         pcm = (np.clip(audio.resample(SAMPLE_RATE).samples, -1.0, 1.0) * 32767).astype(np.int16).tobytes()
@@ -106,6 +112,13 @@ def _decode(decoder: Any, pcm: bytes) -> None:
     decoder.start_utt()
     decoder.process_raw(pcm, full_utt=True)
     decoder.end_utt()
+
+
+def _words(transcript: str) -> list[str]:
+    """Lower-case dictionary words: curly apostrophes made straight (don’t -> don't), quotes around a word
+    dropped ('hello' -> hello), everything but letters and inner apostrophes a word break."""
+    text = _ascii(normalize(transcript.translate(APOSTROPHES))).lower()
+    return [w.strip("'") for w in re.sub(r"[^a-z' ]+", " ", text).split() if w.strip("'")]
 
 
 def _ascii(text: str) -> str:

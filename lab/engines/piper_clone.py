@@ -41,6 +41,7 @@ class PiperCloneEngine:
     converter: str = CONVERTER
     sample_rate: int = 16000
     clones = True
+    reports_notes = True  # stream() takes ``notes`` (lab.tts passes the job's)
     controls: frozenset[str] = frozenset({"speed", "noise_scale", "noise_w"})
     components: dict[str, Any] = field(default_factory=dict)
     _targets: OrderedDict[bytes, Any] = field(default_factory=OrderedDict, repr=False)
@@ -61,7 +62,7 @@ class PiperCloneEngine:
         return target
 
     def stream(self, text: str, voice: Any = None, speed: float = 1.0, seed: int | None = None,
-               **style: float) -> Iterator[Audio]:
+               notes: list[str] | None = None, **style: float) -> Iterator[Audio]:
         """Yield one converted Audio per sentence, in order.
 
         Args:
@@ -69,6 +70,8 @@ class PiperCloneEngine:
             voice: a target from :meth:`prepare_voice`, or a reference Audio (prepared here).
             speed: Piper speaking rate (1.0 = natural).
             seed: unused by Piper (see lab.engines.piper); accepted for the common interface.
+            notes: what the user should know is appended here, once each: a converter fallback, the
+                converter's labelling warnings, a sentence Piper gave no audio for.
             **style: Piper's noise_scale / noise_w, and pitch_semitones when the converter supports a shift.
 
         Raises:
@@ -78,19 +81,42 @@ class PiperCloneEngine:
             raise ValueError("Cloning needs a reference voice (an enrolled voice or a recording).")
         target = self.prepare_voice(voice) if isinstance(voice, Audio) else voice
         convert_options = {k: style.pop(k) for k in list(style) if k in self._converter_options()}
+        notes = [] if notes is None else notes
+        if self.components.get("converter", {}).get("fallback_reason"):
+            _note(notes, _fallback_note(self.components["converter"]))
         for sentence in split_sentences(text):
             parts = list(self.tts.model.stream(sentence, None, speed=speed, **style))
             if not parts:
+                _note(notes, f"{_quoted(sentence)} gave no audio from {self.tts.name} and was left out.")
                 continue
             spoken = Audio(np.concatenate([p.samples for p in parts]), parts[0].sample_rate)
             result = self.convert_module.convert(spoken, target, engine=self.converter, transcript=sentence,
                                                  **convert_options)
+            if result.model.get("fallback_reason"):
+                _note(notes, _fallback_note(result.model))
+            reference_notes = getattr(target.data, "notes", ())
+            for warning in result.extra.get("warnings", []):
+                _note(notes, warning if warning in reference_notes else f"{_quoted(sentence)}: {warning}")
             yield result.audio
 
     def _converter_options(self) -> set[str]:
         """Keyword options lab.convert.convert accepts beyond (source, target, engine)."""
         params = inspect.signature(self.convert_module.convert).parameters
         return {name for name in params if name not in ("source", "target", "engine", "transcript")}
+
+
+def _note(notes: list[str], note: str) -> None:
+    if note not in notes:
+        notes.append(note)
+
+
+def _fallback_note(provenance: dict[str, Any]) -> str:
+    return f"converter fallback: {provenance['fallback_reason']}"
+
+
+def _quoted(sentence: str, limit: int = 60) -> str:
+    """A sentence as a note names it: quoted, cut after ``limit`` characters."""
+    return f'"{sentence if len(sentence) <= limit else sentence[: limit - 1] + "…"}"'
 
 
 def load(path: Path | None, spec: models.ModelSpec) -> PiperCloneEngine:
@@ -106,7 +132,9 @@ def load(path: Path | None, spec: models.ModelSpec) -> PiperCloneEngine:
             f"{spec.name} is unavailable: the voice converter (lab.convert) is not part of this build yet ({exc})."
         ) from exc
     tts = models.load(TTS, allow_fallback=False)
-    engine = PiperCloneEngine(tts, convert, components={"tts": tts.provenance(), "converter": CONVERTER})
+    converter = models.load(CONVERTER)  # its fallback (world-knn without phone labels) if it cannot be had
+    engine = PiperCloneEngine(tts, convert, converter=converter.name,
+                              components={"tts": tts.provenance(), "converter": converter.provenance()})
     extra = {"pitch_semitones"} & engine._converter_options()
     engine.controls = engine.controls | extra
     return engine

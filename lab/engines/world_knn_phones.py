@@ -115,11 +115,16 @@ class PhoneKnnEngine(WorldKnnEngine):
         if audio.duration > MAX_ALIGN_SECONDS:
             return transcript or "", Alignment(np.zeros(n_frames, int), (), (),
                                                f"recordings over {MAX_ALIGN_SECONDS:.0f} s are not phone-aligned")
-        if transcript is None:
-            if self.asr is None:
-                self.asr = models.load(ASR, allow_fallback=False).model
+        recognised = transcript is None
+        if recognised:
+            try:
+                if self.asr is None:
+                    self.asr = models.load(ASR, allow_fallback=False).model
+            except models.ModelUnavailable as exc:
+                return "", Alignment(np.zeros(n_frames, int), (), (),
+                                     f"no speech recogniser to transcribe it ({str(exc).rstrip('.')})")
             transcript = self.asr.transcribe(audio)
-        return transcript, self.aligner.align(audio, transcript, n_frames)
+        return transcript, self.aligner.align(audio, transcript, n_frames, recognised)
 
 
 def _notes(what: str, alignment: Alignment) -> tuple[str, ...]:
