@@ -42,6 +42,7 @@ world-knn-phones +0.162, WER 95.8%: the labels cost nothing there.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,8 +90,11 @@ class PhoneKnnEngine(WorldKnnEngine):
             AudioError: less than 1 s of speech in the reference.
         """
         reference = reference.resample(wa.SAMPLE_RATE)  # once, for the analysis, the ASR and the aligner
-        frames = wa.analyse_signal(reference.samples.astype(np.float64))
-        transcript, alignment = self._label(reference, len(frames))
+        # The recogniser and the aligner run beside the WORLD analysis (both leave the GIL while they compute).
+        with ThreadPoolExecutor(1) as pool:
+            labelling = pool.submit(self._label, reference, -(-len(reference.samples) // wa.FRAME))
+            frames = wa.analyse_signal(reference.samples.astype(np.float64))
+            transcript, alignment = labelling.result()
         return PhoneVoice(wm.build_target(frames, alignment.one_hot(PHONE_WEIGHT)), transcript,
                           alignment.problem is None, _notes("target reference", alignment))
 
