@@ -50,9 +50,12 @@ CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "€": ("euro", "euro
 # A tag of SSML or of the HTML people paste ("<speak>", "</p>", "<break time='3s'/>", "<amazon:effect>"), not
 # angle brackets in prose ("a < b", "x<3", "Press <Enter>", "the <name> placeholder").
 MARKUP_NAMES = ("speak|break|prosody|emphasis|say-as|phoneme|sub|voice|audio|mark|lang|lexicon|meta|metadata|"
-                "p|s|w|par|seq|desc|br|div|span|html|body|em|strong|script|style|img|[a-z]+:[\\w.-]+")
+                "p|s|w|par|seq|desc|br|div|span|html|head|body|title|em|strong|ul|ol|li|table|tr|td|th|code|pre|"
+                "blockquote|hr|iframe|svg|script|style|img|[a-z]+:[\\w.-]+")
 MARKUP_TAG = re.compile(rf"</?(?:{MARKUP_NAMES})(?:\s+[\w:.-]+\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>]+))*\s*/?>",
                         re.IGNORECASE)
+# Formatting tags whose names are also ordinary letters ("if a<b>c"): markup only with their closing tag.
+PAIRED_TAG = re.compile(r"<(b|i|u|a|h[1-6]|small|sup|font)(?:\s[^<>]*)?>(?=.*?</\1\s*>)", re.IGNORECASE | re.DOTALL)
 
 
 class TextError(ValueError):
@@ -88,7 +91,7 @@ def prepare(text: str, max_chars: int = MAX_CHARS) -> PreparedText:
     if len(original) > max_chars:
         raise TextError(f"The text has {len(original)} characters; the limit is {max_chars}. "
                         "Split it into shorter parts.")
-    markup = MARKUP_TAG.search(original)
+    markup = MARKUP_TAG.search(original) or PAIRED_TAG.search(original)
     if markup:
         raise TextError(f"The text contains a markup tag ({markup.group(0)[:40]!r}): SSML and HTML are not read "
                         "here and would be spoken aloud. Remove the tags and write out what to say.")

@@ -86,6 +86,9 @@ def test_unsupported_script_is_rejected_naming_it(raw: str, script: str) -> None
     ('<speak>Hello <break time="3s"/> world</speak>', "markup tag \\('<speak>'\\): SSML and HTML are not read"),
     ("Hello <prosody rate=slow>there</prosody>", "markup tag"),
     ('<amazon:effect name="whispered">quiet</amazon:effect>', "markup tag"),
+    ("Say <b>bold</b> please.", "markup tag \\('<b>'\\)"),
+    ('See <a href="https://example.org">this page</a>.', "markup tag \\('<a href="),
+    ("<h2>News</h2> Today it rains.", "markup tag \\('<h2>'\\)"),
 ])
 def test_bad_text_gets_a_clear_message(raw: str, message: str) -> None:
     with pytest.raises(text.TextError, match=message):
