@@ -16,6 +16,7 @@ from typing import Any
 import gradio as gr
 
 from webui import scratch
+from webui.errors import user_error
 
 MAX_CLIP_SECONDS = 120.0
 MAX_BATCH_WORKERS = 2
@@ -47,13 +48,13 @@ def score_clip(deg: str | None, ref: str | None, prompt: str | None, text: str, 
     from lab.audio import AudioError, load
 
     if not deg:
-        raise gr.Error("Upload or record the audio to score first.")
+        raise user_error("Upload or record the audio to score first.")
     if not metrics:
-        raise gr.Error("Tick at least one metric.")
+        raise user_error("Tick at least one metric.")
     try:
         clips = [load(p, max_seconds=MAX_CLIP_SECONDS) if p else None for p in (deg, ref, prompt)]
     except AudioError as exc:
-        raise gr.Error(str(exc)) from exc
+        raise user_error(exc) from exc
     results = Scorer().score(MetricInputs(clips[0], clips[1], clips[2], (text or "").strip() or None), metrics)
     return [[r.name, None if not math.isfinite(r.value) else round(r.value, 4), r.model or "-", _note(r)]
             for r in results.values()]
@@ -92,7 +93,7 @@ def evaluate_batch(bundle: str | None, metrics: list[str], workers: float,
     from eval.manifest import ManifestError
 
     if not bundle:
-        raise gr.Error("Upload a .zip holding manifest.csv (or .jsonl) and the audio files it lists.")
+        raise user_error("Upload a .zip holding manifest.csv (or .jsonl) and the audio files it lists.")
     work = scratch.new_folder("eval-")
     try:
         progress(0.0, desc="Unpacking the zip")
@@ -107,7 +108,7 @@ def evaluate_batch(bundle: str | None, metrics: list[str], workers: float,
         paths = report.write_reports(outcome.out_dir, outcome.rows, info, outcome.audio_paths)  # audio embedded
     except (bundles.BundleError, ManifestError, runner.RunError) as exc:
         shutil.rmtree(work, ignore_errors=True)
-        raise gr.Error(str(exc)) from exc
+        raise user_error(exc) from exc
     finally:
         shutil.rmtree(work / "input", ignore_errors=True)  # the unpacked upload (up to 1 GB): not needed any more
     table = [[s.system, s.metric, s.statistic, s.model, s.n, s.n_failed, s.n_skipped, _number(s.mean),

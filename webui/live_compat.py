@@ -29,6 +29,7 @@ import numpy as np
 from lab.audio import Audio, AudioError, from_array, to_wav_bytes
 from lab.live_sessions import Busy, Lease
 from lab.streaming import StreamSession, StreamState
+from webui.errors import user_error
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def _open(service: Any, reference_path: str | None, voice: str | None, rate: int
         with open(reference_path, "rb") as f:
             info = asyncio.run(service.prepare_reference(f.read(), service.default_engine))
     else:
-        raise gr.Error("Pick an enrolled voice or upload a reference recording first.")
+        raise user_error("Pick an enrolled voice or upload a reference recording first.")
     hello = {"type": "hello", "sample_rate": rate, "target_id": info["target_id"], "chunk_ms": CHUNK_MS}
     session, lease, _ = asyncio.run(service.open_session(hello, idle_timeout_s=IDLE_CLOSE_S,
                                                          on_reclaim=lambda: _forget_lapsed(service, session_hash)))
@@ -95,7 +96,7 @@ def convert_chunk(service: Any, chunk: tuple[int, np.ndarray] | None, reference_
             stream = _open(service, reference_path, voice, rate, session_hash)
             service.compat_streams[session_hash], opened = stream, True
         if rate != stream.session.client_rate:
-            raise gr.Error(f"The microphone rate changed mid-stream ({stream.session.client_rate} -> {rate} Hz). "
+            raise user_error(f"The microphone rate changed mid-stream ({stream.session.client_rate} -> {rate} Hz). "
                            "Stop and record again.")
         y, stream.state = stream.session.step(x.samples, stream.state)
         stream.lease.touch()
@@ -104,10 +105,10 @@ def convert_chunk(service: Any, chunk: tuple[int, np.ndarray] | None, reference_
             close(service, session_hash)
         if isinstance(exc, gr.Error):
             raise
-        raise gr.Error(str(exc)) from exc
+        raise user_error(exc) from exc
     if stream.outbox.qsize() >= MAX_UNPLAYED_SLICES:
         close(service, session_hash)
-        raise gr.Error(NOBODY_PLAYS)
+        raise user_error(NOBODY_PLAYS)
     stream.outbox.put(y)
     r = stream.session.report(stream.state)
     return (f"compute p50 {r['compute_p50_ms']:.1f} ms · p95 {r['compute_p95_ms']:.1f} ms per {r['hop_ms']:.0f} ms "
