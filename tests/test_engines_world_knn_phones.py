@@ -223,3 +223,15 @@ def test_without_a_recogniser_the_source_is_converted_and_the_note_names_it(engi
     assert extra["phones_aligned"] is False
     assert extra["warnings"] == ["The source was matched without phone labels: no speech recogniser to transcribe "
                                  "it (Model 'whisper-tiny-en-ct2' is unavailable: not installed)."]
+
+
+def test_a_long_reference_is_cut_to_its_first_30_s_and_says_so(engine, speech_by_speaker) -> None:
+    from lab.engines.world_knn_phones import MAX_REFERENCE_SECONDS
+
+    utterances = [u.audio.resample(RATE).samples for u in speech_by_speaker["rms"]]
+    long = Audio(np.concatenate(utterances * 4), RATE)  # 4 x 4 utterances: about 59 s
+    assert long.duration > 2 * MAX_REFERENCE_SECONDS - 5
+    voice = engine.prepare_target(long)
+    assert voice.notes == (f"Only the first 30 s of the {long.duration:.0f} s target reference were used: more rarely "
+                           "helps, and transcribing and aligning it takes long.",)
+    assert voice.labelled and voice.voice.speech_seconds <= MAX_REFERENCE_SECONDS

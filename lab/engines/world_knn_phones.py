@@ -59,6 +59,9 @@ from lab.engines.world_knn import OFFLINE_CHUNK_MS, Settings, WorldKnnEngine, Wo
 ASR = "whisper-tiny-en-ct2"
 PHONE_WEIGHT = 3.0  # one-hot scale: a phone mismatch adds 2 * 3^2 = 18 to a squared distance of ~70 between frames
 MATCH_SHARE = 0.8
+# A reference's first 30 s (3-30 s is what the app asks for): a 60 s one took 5-24 s to prepare (Whisper's
+# fallback decoding on repetitive speech), bounded now at about 2 s.
+MAX_REFERENCE_SECONDS = 30.0
 MAX_ALIGN_SECONDS = 120.0  # longer recordings are matched on cepstra alone (the result says so)
 
 
@@ -90,13 +93,18 @@ class PhoneKnnEngine(WorldKnnEngine):
             AudioError: less than 1 s of speech in the reference.
         """
         reference = reference.resample(wa.SAMPLE_RATE)  # once, for the analysis, the ASR and the aligner
+        notes: tuple[str, ...] = ()
+        if reference.duration > MAX_REFERENCE_SECONDS:
+            notes = (f"Only the first {MAX_REFERENCE_SECONDS:.0f} s of the {reference.duration:.0f} s target reference "
+                     "were used: more rarely helps, and transcribing and aligning it takes long.",)
+            reference = Audio(reference.samples[: int(MAX_REFERENCE_SECONDS * wa.SAMPLE_RATE)], wa.SAMPLE_RATE)
         # The recogniser and the aligner run beside the WORLD analysis (both leave the GIL while they compute).
         with ThreadPoolExecutor(1) as pool:
             labelling = pool.submit(self._label, reference, -(-len(reference.samples) // wa.FRAME))
             frames = wa.analyse_signal(reference.samples.astype(np.float64))
             transcript, alignment = labelling.result()
         return PhoneVoice(wm.build_target(frames, alignment.one_hot(PHONE_WEIGHT)), transcript,
-                          alignment.problem is None, _notes("target reference", alignment))
+                          alignment.problem is None, notes + _notes("target reference", alignment))
 
     def streamer(self, voice: PhoneVoice, chunk_ms: int = 20) -> WorldKnnStreamer:
         """Refused: phone labels need the whole recording."""
@@ -116,6 +124,8 @@ class PhoneKnnEngine(WorldKnnEngine):
                                                         self.noise, tags))
         extra.update(source_transcript=transcript, reference_transcript=voice.transcript,
                      phones_aligned=voice.labelled and alignment.problem is None,
+                     source_unlabelled_reason=alignment.problem, source_unknown_words=list(alignment.skipped),
+                     reference_notes=list(voice.notes),
                      warnings=[*voice.notes, *_notes("source", alignment)],
                      convert_seconds=time.perf_counter() - start, target_speech_seconds=voice.voice.speech_seconds)
         return out, extra
