@@ -98,9 +98,8 @@ def test_each_cloned_sentence_is_phone_aligned_to_the_text_piper_spoke(speech_by
 def test_cloning_names_words_it_could_not_phone_align(speech_by_speaker) -> None:
     ref = reference.prepare(speech_by_speaker["rms"][0].audio, measure_quality=False).audio
     result = tts.synthesize("We met Xylofrab at noon. It was fine.", engine="piper-world-knn", voice=ref)
-    assert result.extra["notes"] == ['"We met Xylofrab at noon.": The source\'s transcript has words the '
-                                     'pronunciation dictionary lacks (xylofrab): the phones around them may be '
-                                     'misplaced.']
+    assert result.extra["notes"] == ["“We met Xylofrab at noon.”: the pronunciation dictionary lacks xylofrab; the "
+                                     "phones around them may be misplaced."]
 
 
 def test_a_converter_fallback_in_cloning_is_named(speech_by_speaker, tmp_checkpoints, monkeypatch) -> None:

@@ -157,3 +157,33 @@ def test_the_conversion_report_escapes_what_the_asr_heard() -> None:
                              audio=audio.Audio(np.zeros(16000, np.float32), 16000), rtf=0.2)
     html = convert_files.report_html(result)
     assert "<img" not in html and "&lt;img" in html and "&lt;b&gt;x" in html
+
+
+def short_reference(tmp_path: Path, speech_set) -> str:
+    """1.8 s of awb: usable, with the 'only 1.x s of speech' warning."""
+    utterance = next(u for u in speech_set if u.id == "awb_01")
+    path = tmp_path / "short.wav"
+    sf.write(path, utterance.audio.samples[: int(1.8 * 16000)], 16000)
+    return str(path)
+
+
+def test_an_uploaded_reference_keeps_its_warnings_in_both_reports(tmp_path: Path, speech_set) -> None:
+    from webui import convert_files
+
+    reference = short_reference(tmp_path, speech_set)
+    source = next(u for u in speech_set if u.id == "slt_05")
+    _, report = convert_files.convert_recording(str(source.path), reference, UPLOADED, "auto",
+                                                progress=lambda *a, **k: None)
+    assert "⚠ Reference: Only 1." in report
+    *_, last = clone_tab.clone("It was fine.", reference, UPLOADED, "auto", 1.0, 0.0, None, False,
+                               progress=lambda *a, **k: None)
+    assert "⚠ Reference: Only 1." in last[2]
+    assert "<b>Components</b>: tts piper-joe, converter world-knn-phones" in last[2]
+
+
+def test_user_errors_show_user_text_as_text_and_log_no_traceback() -> None:
+    from webui.errors import user_error
+
+    error = user_error(ValueError("No enrolled voice named '<b>x</b>' & no file"))
+    assert error.message == "No enrolled voice named '&lt;b&gt;x&lt;/b&gt;' &amp; no file"
+    assert error.print_exception is False

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import gradio as gr
 
 from webui import convert_files
+from webui.errors import user_error
 from webui.tts import AUTO, ERRORS, PROGRESS, UPLOADED, engine_choices, outputs, synthesis_events, voice_choices
 
 EXAMPLE_TEXTS = [
@@ -29,11 +30,11 @@ def enroll(name: str, recording: str | None, consent: bool) -> tuple[str, gr.Dro
     from lab import voices
 
     if not recording:
-        raise gr.Error("Upload or record a reference first (3 to 30 seconds of one person speaking).")
+        raise user_error("Upload or record a reference first (3 to 30 seconds of one person speaking).")
     try:
         voice = voices.enroll(name, recording, consent=consent)
     except ERRORS as exc:
-        raise gr.Error(str(exc)) from exc
+        raise user_error(exc) from exc
     ref = voice.meta["reference"]
     lines = [f"Enrolled <b>{html.escape(voice.display_name)}</b> as <code>{html.escape(voice.name)}</code>: "
              f"{ref['speech_seconds']:.1f} s of speech"
@@ -57,7 +58,7 @@ def play(name: str | None) -> str | None:
     try:
         return str(voices.get_voice(name).folder / voices.REFERENCE_FILE)
     except ERRORS as exc:
-        raise gr.Error(str(exc)) from exc
+        raise user_error(exc) from exc
 
 
 def rename(name: str | None, new_name: str) -> tuple[gr.Dropdown, gr.Dropdown]:
@@ -67,7 +68,7 @@ def rename(name: str | None, new_name: str) -> tuple[gr.Dropdown, gr.Dropdown]:
     try:
         voice = voices.rename_voice(name or "", new_name)
     except ERRORS as exc:
-        raise gr.Error(str(exc)) from exc
+        raise user_error(exc) from exc
     return _library_updates(voice.name)
 
 
@@ -78,7 +79,7 @@ def delete(name: str | None) -> tuple[gr.Dropdown, gr.Dropdown]:
     try:
         voices.delete_voice(name or "")
     except ERRORS as exc:
-        raise gr.Error(str(exc)) from exc
+        raise user_error(exc) from exc
     gr.Info(f"Deleted {name} and its stored audio and embeddings.")
     return _library_updates(None)
 
@@ -90,17 +91,20 @@ def clone(text: str, reference: str | None, voice_name: str, engine: str, speed:
     from lab import voices
 
     if not (voice_name and voice_name != UPLOADED) and not reference:
-        raise gr.Error(convert_files.NO_VOICE)
+        raise user_error(convert_files.NO_VOICE)
+    warnings: list[str] = []
     try:
         if voice_name and voice_name != UPLOADED:
             voice = voices.get_voice(voice_name).audio()
         else:
             progress(0.0, desc="Cleaning the reference (VAD, loudness)")
-            voice = reference_io.prepare(reference_io.load(reference, role="reference"), measure_quality=False).audio
+            prepared = reference_io.prepare(reference_io.load(reference, role="reference"), measure_quality=False)
+            voice, warnings = prepared.audio, prepared.warnings
     except ERRORS as exc:
-        raise gr.Error(str(exc)) from exc
+        raise user_error(exc) from exc
     style = {"pitch_semitones": pitch} if pitch else {}
-    yield from synthesis_events(text, voice, engine, speed, seed, style, check, progress)
+    yield from synthesis_events(text, voice, engine, speed, seed, style, check, progress,
+                                tuple(f"Reference: {w}" for w in warnings))
 
 
 def build() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import gradio as gr
 
 from webui import scratch
+from webui.errors import user_error
 from webui.tts import AUTO, ERRORS, PROGRESS, UPLOADED, engine_choices
 
 NO_SOURCE = "Upload or record the speech to convert first."
@@ -37,26 +38,28 @@ def convert_recording(source: str | None, reference: str | None, voice_name: str
     from lab import reference as reference_io
 
     if not source:
-        raise gr.Error(NO_SOURCE)
+        raise user_error(NO_SOURCE)
     enrolled = bool(voice_name) and voice_name != UPLOADED
     if not enrolled and not reference:
-        raise gr.Error(NO_VOICE)
+        raise user_error(NO_VOICE)
     try:
         progress(0.0, desc="Reading the recordings")
         speech = audio.load(source, require_speech=True, max_seconds=convert.MAX_SOURCE_SECONDS, role="source")
+        warnings: list[str] = []
         if enrolled:
             target = voices.get_voice(voice_name).audio()
         else:
-            target = reference_io.prepare(reference_io.load(reference, role="reference"), measure_quality=False).audio
+            prepared = reference_io.prepare(reference_io.load(reference, role="reference"), measure_quality=False)
+            target, warnings = prepared.audio, prepared.warnings
         progress(0.3, desc="Converting")
         result = convert.convert(speech, target, convert.DEFAULT_FILE_ENGINE if engine in (AUTO, "", None) else engine)
     except ERRORS as exc:
-        raise gr.Error(str(exc)) from exc
+        raise user_error(exc) from exc
     path = audio.save(result.audio, scratch.new_folder("convert-") / "converted.wav")
-    return str(path), report_html(result)
+    return str(path), report_html(result, warnings)
 
 
-def report_html(result: Any) -> str:
+def report_html(result: Any, reference_warnings: list[str] | None = None) -> str:
     """Engine (and any fallback), duration, speed, transcripts and warnings of a ConversionResult, escaped."""
     e = html.escape
     model, extra = result.model, result.extra
@@ -64,6 +67,7 @@ def report_html(result: Any) -> str:
             f"<b>Duration</b> {result.audio.duration:.2f} s · <b>RTF</b> {result.rtf:.2f}"]
     if model.get("fallback_reason"):
         rows.append(f"⚠ {e(model['requested'])} could not run: {e(model['fallback_reason'])}")
+    rows += [f"⚠ Reference: {e(w)}" for w in reference_warnings or []]
     rows += [f"⚠ {e(w)}" for w in extra.get("warnings", [])]
     for key, label in (("source_transcript", "Heard in the source"), ("reference_transcript", "Heard in the voice")):
         if extra.get(key):

@@ -18,6 +18,7 @@ import gradio as gr
 import numpy as np
 
 from webui import scratch
+from webui.errors import user_error
 
 OWN_VOICE = "(the engine's own voice)"
 UPLOADED = "(the recording above, not stored)"  # Clone tab: the uploaded reference instead of an enrolled voice
@@ -46,11 +47,13 @@ def voice_choices() -> list[str]:
 
 
 def synthesis_events(text: str, voice: Any, engine: str, speed: float, seed: float | None, style: dict[str, float],
-                     check: bool, progress: gr.Progress) -> Iterator[tuple[Any, Any, Any, Any]]:
+                     check: bool, progress: gr.Progress, notes: tuple[str, ...] = ()
+                     ) -> Iterator[tuple[Any, Any, Any, Any]]:
     """Stream one synthesis to (live audio chunk, final file, report HTML, spectrogram figure) updates.
 
     Args:
         voice: None, or a reference Audio (never a user-supplied path).
+        notes: what the report should say first (e.g. the uploaded reference's warnings).
 
     Raises:
         gr.Error: any user-facing problem (bad text, unusable reference, engine unavailable).
@@ -63,6 +66,7 @@ def synthesis_events(text: str, voice: Any, engine: str, speed: float, seed: flo
         job = tts.start(text, engine=None if engine in (AUTO, "", None) else engine, voice=voice, speed=speed,
                         seed=None if seed is None or (isinstance(seed, float) and math.isnan(seed)) else int(seed),
                         **style)
+        job.notes[:0] = notes
         total = len(job.prepared.sentences)
         for index, part in enumerate(job.parts()):
             progress(min(index + 1, total) / (total + 1), desc=f"Sentence {min(index + 1, total)} of {total}")
@@ -71,7 +75,7 @@ def synthesis_events(text: str, voice: Any, engine: str, speed: float, seed: flo
         progress(total / (total + 1), desc="Self-check (ASR, DNSMOS, speaker similarity)" if check else "Finishing")
         result = job.result(check=check)
     except ERRORS as exc:
-        raise gr.Error(str(exc)) from exc
+        raise user_error(exc) from exc
     path = save(result.audio, scratch.new_folder("tts-") / "speech.wav")
     yield gr.skip(), str(path), report_html(result), spectrogram(result.audio)
 
@@ -83,6 +87,9 @@ def report_html(result: Any) -> str:
     rows = [f"<b>Engine</b>: {e(model['used'])} ({e(model['source'])}, {e(model['location'])})",
             f"<b>Duration</b> {result.audio.duration:.2f} s · <b>RTF</b> {result.rtf:.2f} · "
             f"<b>first audio after</b> {result.first_audio_seconds:.2f} s"]
+    parts = result.extra.get("components", {})
+    if parts:
+        rows.append("<b>Components</b>: " + ", ".join(f"{e(role)} {e(info['used'])}" for role, info in parts.items()))
     rows += [f"⚠ {e(note)}" for note in result.extra.get("notes", [])]
     check = result.check
     if check:
@@ -131,7 +138,7 @@ def speak(text: str, voice_name: str, engine: str, speed: float, noise_scale: fl
         try:
             voice = voices.get_voice(voice_name).audio()
         except ERRORS as exc:
-            raise gr.Error(str(exc)) from exc
+            raise user_error(exc) from exc
     style = {"noise_scale": noise_scale, "noise_w": noise_w}
     yield from synthesis_events(text, voice, engine, speed, seed, style, check, progress)
 

@@ -94,9 +94,8 @@ class PiperCloneEngine:
                                                  **convert_options)
             if result.model.get("fallback_reason"):
                 _note(notes, _fallback_note(result.model))
-            reference_notes = getattr(target.data, "notes", ())
-            for warning in result.extra.get("warnings", []):
-                _note(notes, warning if warning in reference_notes else f"{_quoted(sentence)}: {warning}")
+            for note in _labelling_notes(sentence, result.extra):
+                _note(notes, note)
             yield result.audio
 
     def _converter_options(self) -> set[str]:
@@ -110,13 +109,25 @@ def _note(notes: list[str], note: str) -> None:
         notes.append(note)
 
 
+def _labelling_notes(sentence: str, extra: dict[str, Any]) -> list[str]:
+    """What went wrong labelling a sentence's phones (world-knn-phones' facts), said of the sentence."""
+    notes = list(extra.get("reference_notes", []))
+    if extra.get("source_unlabelled_reason"):
+        notes.append(f"{_quoted(sentence)} was converted without phone labels: {extra['source_unlabelled_reason']}.")
+    elif extra.get("source_unknown_words"):
+        unknown = ", ".join(extra["source_unknown_words"])
+        notes.append(f"{_quoted(sentence)}: the pronunciation dictionary lacks {unknown}; the phones around them may "
+                     "be misplaced.")
+    return notes
+
+
 def _fallback_note(provenance: dict[str, Any]) -> str:
     return f"converter fallback: {provenance['fallback_reason']}"
 
 
 def _quoted(sentence: str, limit: int = 60) -> str:
     """A sentence as a note names it: quoted, cut after ``limit`` characters."""
-    return f'"{sentence if len(sentence) <= limit else sentence[: limit - 1] + "…"}"'
+    return f"“{sentence if len(sentence) <= limit else sentence[: limit - 1] + '…'}”"
 
 
 def load(path: Path | None, spec: models.ModelSpec) -> PiperCloneEngine:
