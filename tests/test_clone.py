@@ -43,7 +43,7 @@ def test_cloned_speech_is_closer_to_each_target_and_intelligible(speech_by_speak
         prompt = utterances[3].audio  # not part of the reference
         result = tts.synthesize(TEXT, engine="piper-world-knn", voice=ref)
         assert result.model["used"] == "piper-world-knn" and result.audio.sample_rate == 16000
-        assert np.abs(result.audio.samples).max() < 0.99  # nothing clipped
+        assert 0.9 < np.abs(result.audio.samples).max() < 0.99  # as loud as Piper, nothing clipped
         cloned_sim, encoder = speaker_similarity(result.audio, prompt, model=ENCODER, allow_fallback=False)
         base_sim, _ = speaker_similarity(uncloned, prompt, model=ENCODER, allow_fallback=False)
         wer = selfcheck.scorer().score(MetricInputs(deg=result.audio, text=" ".join(result.sentences)),

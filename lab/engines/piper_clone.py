@@ -30,8 +30,10 @@ from lab.text import split_sentences
 TTS = "piper-joe"
 CONVERTER = "world-knn-phones"
 # Piper peaks each sentence at full scale; the conversion reshapes the waveform and its peaks passed full scale
-# (34 of 94,737 samples clipped in a 3-sentence clone). Converting at -6 dB leaves room.
+# (34 of 94,737 samples clipped in a 3-sentence clone). Converting at -6 dB leaves room; the converted sentence
+# is then peaked at PEAK, as Piper peaks its own (a clone is as loud as Piper's voice, not 6 dB quieter).
 HEADROOM = 0.5
+PEAK = 0.95
 TARGET_CACHE_SIZE = 8  # analysed reference voices kept in memory (an enrolled voice is reused request after request)
 
 
@@ -99,7 +101,8 @@ class PiperCloneEngine:
                 _note(notes, _fallback_note(result.model))
             for note in _labelling_notes(sentence, result.extra):
                 _note(notes, note)
-            yield result.audio
+            peak = float(np.max(np.abs(result.audio.samples), initial=0.0))
+            yield Audio(result.audio.samples * (PEAK / peak if peak > 0 else 1.0), result.audio.sample_rate)
 
     def _converter_options(self) -> set[str]:
         """Keyword options lab.convert.convert accepts beyond (source, target, engine)."""
