@@ -114,10 +114,8 @@ def convert(source: Audio, target: Audio | Target, engine: str = DEFAULT_ENGINE,
     loaded = _load(engine)
     prepared = target if isinstance(target, Target) else prepare_target(target, engine)
     _check_engine(prepared, loaded.name)
-    if transcript is not None and getattr(loaded.model, "takes_transcript", False):
-        audio, extra = loaded.model.convert(source, prepared.data, transcript=transcript)
-    else:
-        audio, extra = loaded.model.convert(source, prepared.data)
+    told = transcript is not None and getattr(loaded.model, "takes_transcript", False)
+    audio, extra = loaded.model.convert(source, prepared.data, **({"transcript": transcript} if told else {}))
     return ConversionResult(audio, loaded.provenance(), time.perf_counter() - start, extra)
 
 

@@ -49,6 +49,12 @@ class Alignment:
     skipped: tuple[str, ...]
     problem: str | None = None
 
+    @staticmethod
+    def unlabelled(n_frames: int, problem: str, words: tuple[str, ...] = (), skipped: tuple[str, ...] = ()
+                   ) -> Alignment:
+        """No phone on any of ``n_frames`` frames, and why."""
+        return Alignment(np.zeros(n_frames, int), words, skipped, problem)
+
     def one_hot(self, scale: float) -> np.ndarray:
         """(N, len(PHONES)) float32 matching features: ``scale`` at each frame's phone, all zero when not aligned.
 
@@ -85,13 +91,12 @@ class PhoneAligner:
         words = _words(transcript)
         known = tuple(w for w in words if decoder.lookup_word(w))
         skipped = tuple(w for w in words if w not in known)
-        silent = np.zeros(n_frames, int)
         if not known:
-            return Alignment(silent, (), skipped, "no word of the transcript to align")
+            return Alignment.unlabelled(n_frames, "no word of the transcript to align", (), skipped)
         seconds = n_frames * FRAME / SAMPLE_RATE
         if recognised and len(known) > MAX_WORDS_PER_SECOND * seconds:
-            return Alignment(silent, known, skipped, f"the transcript has {len(known)} words for {seconds:.1f} s of "
-                             "audio (the recogniser repeated itself)")
+            return Alignment.unlabelled(n_frames, f"the transcript has {len(known)} words for {seconds:.1f} s of "
+                                        "audio (the recogniser repeated itself)", known, skipped)
         pcm = (np.clip(audio.resample(SAMPLE_RATE).samples, -1.0, 1.0) * 32767).astype(np.int16).tobytes()
         try:
             decoder.set_align_text(" ".join(known))
@@ -99,7 +104,7 @@ class PhoneAligner:
             decoder.set_alignment()
             _decode(decoder, pcm)
         except RuntimeError:
-            return Alignment(silent, known, skipped, "the transcript could not be fitted to the audio")
+            return Alignment.unlabelled(n_frames, "the transcript could not be fitted to the audio", known, skipped)
         per_sphinx = np.zeros(-(-n_frames * FRAME // SPHINX_FRAME) + 1, int)
         for word in decoder.get_alignment():
             for phone in word:

@@ -132,16 +132,16 @@ class PhoneKnnEngine(WorldKnnEngine):
 
     def _label(self, audio: Audio, n_frames: int, transcript: str | None = None) -> tuple[str, Alignment]:
         if audio.duration > MAX_ALIGN_SECONDS:
-            return transcript or "", Alignment(np.zeros(n_frames, int), (), (),
-                                               f"recordings over {MAX_ALIGN_SECONDS:.0f} s are not phone-aligned")
+            return transcript or "", Alignment.unlabelled(
+                n_frames, f"recordings over {MAX_ALIGN_SECONDS:.0f} s are not phone-aligned")
         recognised = transcript is None
         if recognised:
             try:
                 if self.asr is None:
                     self.asr = models.load(ASR, allow_fallback=False).model
             except models.ModelUnavailable as exc:
-                return "", Alignment(np.zeros(n_frames, int), (), (),
-                                     f"no speech recogniser to transcribe it ({str(exc).rstrip('.')})")
+                reason = str(exc).rstrip(".")
+                return "", Alignment.unlabelled(n_frames, f"no speech recogniser to transcribe it ({reason})")
             transcript = self.asr.transcribe(audio)
         return transcript, self.aligner.align(audio, transcript, n_frames, recognised)
 
